@@ -1,0 +1,83 @@
+# g448.devenv developer and CI entry points.
+#
+#   make test                     everything CI runs: lint, unit, every Molecule scenario
+#   make lint                     yamllint + ansible-lint (production profile) + collection build
+#   make unit                     Python unit and integration tests (plugins, templates)
+#   make molecule SCENARIO=name   one Molecule scenario, on every distro it declares
+#   make images                   the local systemd base images (debootstrap + docker import)
+#
+# Every target bootstraps what it needs on a fresh Debian machine: the virtualenv
+# from the pinned requirements, a Docker engine, the apt cache and the images.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Interpreter discovery for localhost can pick a broken pyenv shim here.
+export G448_CONTROLLER_PYTHON := $(BIN)/python
+COLLECTION_LINK := .cache/collections/ansible_collections/g448/devenv
+DISTROS ?= debian12 debian13
+SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+SCENARIO ?=
+
+.PHONY: help venv collections-path docker images lint unit molecule molecule-all test build clean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+
+collections-path: $(COLLECTION_LINK)
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+docker:
+	tools/harness/ensure-docker.sh
+	tools/harness/ensure-apt-cache.sh
+
+images: docker
+	for d in $(DISTROS); do tools/harness/build-image.sh $$d; done
+
+lint: venv collections-path
+	yamllint --strict .
+	ansible-lint --profile production
+	antsibull-changelog lint
+	$(MAKE) --no-print-directory build
+
+build: venv
+	rm -rf .cache/build && mkdir -p .cache/build
+	ansible-galaxy collection build --force --output-path .cache/build .
+	ansible-galaxy collection install --force --offline -p .cache/build/installed .cache/build/g448-devenv-*.tar.gz >/dev/null
+	test -f .cache/build/installed/ansible_collections/g448/devenv/MANIFEST.json
+
+unit: venv collections-path
+	pytest tests/unit -q
+
+molecule: venv collections-path images
+	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<name>"; exit 2; }
+	tools/harness/run-molecule.sh $(SCENARIO)
+
+molecule-all: venv collections-path images
+	tools/harness/run-molecule.sh $(SCENARIOS)
+
+test: venv collections-path
+	tools/harness/test-all.sh
+
+clean:
+	rm -rf .cache/build
+
+# Feature fragments (bench and extra test targets) live next to what they test.
+-include mk/*.mk
