@@ -2,7 +2,8 @@
 #
 #   make test                     everything CI runs: lint, unit, every Molecule scenario
 #   make lint                     yamllint + ansible-lint (production profile) + collection build
-#   make unit                     Python unit and integration tests (plugins, templates)
+#   make unit                     Python unit and integration tests (plugins, templates) on ansible-core 2.19 and 2.17
+#   make bench-vault              g448.devenv.vault vs community.hashi_vault, counted by a real OpenBao
 #   make molecule SCENARIO=name   one Molecule scenario, on every distro it declares
 #   make images                   the local systemd base images (debootstrap + docker import)
 #
@@ -63,8 +64,11 @@ build: venv
 	ansible-galaxy collection install --force --offline -p .cache/build/installed .cache/build/g448-devenv-*.tar.gz >/dev/null
 	test -f .cache/build/installed/ansible_collections/g448/devenv/MANIFEST.json
 
+# The plugin tests run on the newest (.venv) and the oldest (.venv-core2.17)
+# ansible-core we support; tests/integration starts a real OpenBao on loopback.
 unit: venv collections-path
-	pytest tests/unit -q
+	pytest tests/unit tests/integration -q
+	$(MAKE) --no-print-directory unit-core2.17
 
 molecule: venv collections-path images
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<name>"; exit 2; }

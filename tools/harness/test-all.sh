@@ -26,6 +26,6 @@ stage molecule bash -c 'set -o pipefail; make --no-print-directory molecule-all 
 
 elapsed=$((SECONDS - start))
 printf 'make test: wall time %dm%02ds\n' $((elapsed / 60)) $((elapsed % 60))
-grep -E '^=+ .*(passed|failed|error|no tests ran).* in [0-9.]+s' .cache/unit.log | tail -1 || echo "pytest: no summary (unit stage failed early)"
+grep -E '^(=+ )?[0-9]+ (passed|failed|error).* in [0-9.]+s|no tests ran' .cache/unit.log || echo "pytest: no summary (unit stage failed early)"
 grep -E '^molecule: [0-9]+ passed, [0-9]+ failed$' .cache/molecule.log | tail -1 || echo "molecule: 0 passed, 1 failed"
 exit $status

@@ -1,0 +1,230 @@
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""Fixtures for the g448.devenv.vault unit tests: the plugin loaded by FQCN and
+an in-memory Vault behind a fake HTTP layer (real hvac, real requests, no sockets)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+REPO = Path(__file__).resolve().parents[4]
+VAULT_ENV = (
+    "VAULT_ADDR", "BAO_ADDR", "VAULT_TOKEN", "BAO_TOKEN", "VAULT_NAMESPACE", "BAO_NAMESPACE", "VAULT_CACERT",
+    "BAO_CACERT", "G448_VAULT_AUTH_METHOD", "G448_VAULT_ROLE_ID", "G448_VAULT_SECRET_ID", "G448_VAULT_SECRET_ID_FILE",
+    "G448_VAULT_JWT", "G448_VAULT_JWT_FILE", "G448_VAULT_ROLE", "G448_VAULT_AUTH_MOUNT_POINT",
+    "G448_VAULT_VALIDATE_CERTS", "G448_VAULT_TIMEOUT", "G448_VAULT_RETRIES", "G448_VAULT_TOKEN_CACHE",
+    "G448_VAULT_TOKEN_CACHE_DIR",
+)
+
+
+def collection_root(tmp_root):
+    """An ansible_collections tree whose g448/devenv is this checkout."""
+    link = Path(tmp_root) / "ansible_collections" / "g448" / "devenv"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(REPO)
+    return str(tmp_root)
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory):
+    root = collection_root(tmp_path_factory.mktemp("collections"))
+    from ansible.plugins.loader import init_plugin_loader
+
+    # One collection finder per process: the unit and integration suites may share a session.
+    if not any(type(f).__name__ == "_AnsibleCollectionFinder" for f in sys.meta_path):
+        init_plugin_loader([root])
+    return root
+
+
+@pytest.fixture(scope="session")
+def vc(collections_path):
+    from ansible.plugins.loader import lookup_loader
+
+    assert lookup_loader.get("g448.devenv.vault") is not None
+    import importlib
+
+    return importlib.import_module("ansible_collections.g448.devenv.plugins.plugin_utils._vault_client")
+
+
+@pytest.fixture
+def lookup(vc, monkeypatch, tmp_path):
+    """A fresh plugin instance with a clean environment and empty process caches."""
+    from ansible.plugins.loader import lookup_loader
+
+    for name in VAULT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
+    vc.reset_process_caches()
+    monkeypatch.setattr(vc, "_backoff_sleep", lambda s: None)
+    plugin = lookup_loader.get("g448.devenv.vault")
+    yield plugin
+    vc.reset_process_caches()
+
+
+def _response(request, status, body=None):
+    resp = requests.Response()
+    resp.status_code = status
+    resp.request = request
+    resp.url = request.url
+    resp.headers["Content-Type"] = "application/json"
+    resp._content = json.dumps(body if body is not None else {}).encode() if status != 204 else b""
+    return resp
+
+
+class FakeVault(BaseAdapter):
+    """Just enough of the Vault HTTP API for the lookup, recording every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.mounts = {"secret/": 2, "kv1/": 1, "team/kv/": 2}
+        self.secrets = {}  # (mount, rel) -> list of versions (dict or None when deleted)
+        self.tokens = {"root-token": "root", "reader-token": "reader"}
+        self.denied = set()  # API paths the reader token may not read
+        self.approle = {"role-id-1": "secret-id-1"}
+        self.sealed = False
+        self.fail_connect = 0
+        self.ssl_error = False
+        self.header_types = set()
+        self.issued = 0
+        self.hosts = set()
+        self.verify = set()
+
+    # --- helpers for tests
+    def put(self, path, data, mount=None):
+        mount = mount or next(m for m in sorted(self.mounts, key=len, reverse=True) if path.startswith(m))
+        self.secrets.setdefault((mount, path[len(mount):]), []).append(dict(data))
+
+    def requested_hosts(self):
+        return set(self.hosts)
+
+    def count(self, kind=None):
+        if kind is None:
+            return len(self.calls)
+        return sum(1 for c in self.calls if c[0] == kind)
+
+    # --- requests adapter
+    def close(self):
+        pass
+
+    def send(self, request, **kwargs):
+        self.verify.add(kwargs.get("verify"))
+        if self.ssl_error:
+            raise requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
+                                               "self-signed certificate in certificate chain (_ssl.c:1006)")
+        if self.fail_connect:
+            self.fail_connect -= 1
+            self.calls.append(("connect-error", request.url))
+            raise requests.exceptions.ConnectionError("Failed to establish a new connection: [Errno 111] "
+                                                      "Connection refused")
+        parts = urlsplit(request.url)
+        self.hosts.add("%s://%s" % (parts.scheme, parts.netloc))
+        for value in request.headers.values():
+            self.header_types.add(type(value))
+        url = urlsplit(request.url)
+        path = url.path[len("/v1/"):]
+        query = parse_qs(url.query)
+        token = request.headers.get("X-Vault-Token")
+        if path == "sys/seal-status":
+            self.calls.append(("other", path))
+            return _response(request, 200, {"sealed": self.sealed})
+        if self.sealed:
+            self.calls.append(("other", path))
+            return _response(request, 503, {"errors": ["Vault is sealed"]})
+        if re.fullmatch(r"auth/[^/]+/login", path):
+            self.calls.append(("login", path))
+            body = json.loads(request.body or b"{}")
+            if path != "auth/approle/login":
+                return _response(request, 404, {"errors": ["no handler for route"]})
+            if self.approle.get(body.get("role_id")) != body.get("secret_id"):
+                return _response(request, 400, {"errors": ["invalid role or secret ID"]})
+            self.issued += 1
+            new = "issued-token-%d" % self.issued
+            self.tokens[new] = "reader"
+            return _response(request, 200, {"auth": {"client_token": new, "lease_duration": 3600}})
+        policy = self.tokens.get(token)
+        if path == "auth/token/lookup-self":
+            self.calls.append(("other", path))
+            if policy is None:
+                return _response(request, 403, {"errors": ["permission denied"]})
+            return _response(request, 200, {"data": {"policies": [policy]}})
+        if path.startswith("sys/internal/ui/mounts/"):
+            self.calls.append(("detect", path))
+            if policy is None:
+                return _response(request, 403, {"errors": ["permission denied"]})
+            target = path[len("sys/internal/ui/mounts/"):] + "/"
+            for mount in sorted(self.mounts, key=len, reverse=True):
+                if target.startswith(mount):
+                    version = self.mounts[mount]
+                    return _response(request, 200, {"data": {"path": mount, "type": "kv",
+                                                             "options": {"version": str(version)}}})
+            return _response(request, 403, {"errors": ["preflight capability check returned 403"]})
+        self.calls.append(("read", path))
+        if policy is None:
+            return _response(request, 403, {"errors": ["permission denied"]})
+        if policy != "root" and path in self.denied:
+            return _response(request, 403, {"errors": ["1 error occurred:\n\t* permission denied\n\n"]})
+        for mount in sorted(self.mounts, key=len, reverse=True):
+            if path.startswith(mount):
+                rel = path[len(mount):]
+                break
+        else:
+            return _response(request, 404, {"errors": ["no handler for route"]})
+        if self.mounts[mount] == 1:
+            versions = self.secrets.get((mount, rel))
+            if not versions:
+                return _response(request, 404, {"errors": []})
+            return _response(request, 200, {"data": versions[-1]})
+        kind, _, rel = rel.partition("/")
+        versions = self.secrets.get((mount, rel))
+        if not versions:
+            return _response(request, 404, {"errors": []})
+        if kind == "metadata":
+            return _response(request, 200, {"data": {"current_version": len(versions),
+                                                     "updated_time": "2026-11-28T10:00:00Z"}})
+        number = int(query.get("version", [len(versions)])[0])
+        if number < 1 or number > len(versions):
+            return _response(request, 404, {"errors": []})
+        data = versions[number - 1]
+        if data is None:
+            return _response(request, 404, {"data": {"data": None, "metadata": {
+                "deletion_time": "2026-11-27T00:00:00Z", "destroyed": False, "version": number}}})
+        return _response(request, 200, {"data": {"data": data, "metadata": {"version": number}}})
+
+
+@pytest.fixture
+def fake(vc, lookup, monkeypatch):
+    """Route every HTTP request the lookup makes into a FakeVault."""
+    vault = FakeVault()
+
+    def new_session():
+        session = requests.Session()
+        session.mount("http://", vault)
+        session.mount("https://", vault)
+        return session
+
+    monkeypatch.setattr(vc, "_new_http_session", new_session)
+    vault.put("secret/coder/db", {"password": "db-pass-1", "username": "coder"})
+    vault.put("secret/coder/tls", {"cert": "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"})
+    vault.put("secret/app/versioned", {"value": "first"})
+    vault.put("secret/app/versioned", {"value": "second"})
+    vault.put("secret/app/gone", {"value": "old"})
+    vault.secrets[("secret/", "app/gone")].append(None)
+    vault.put("kv1/legacy/app", {"api_key": "kv1-key", "port": 8080})
+    vault.put("team/kv/svc/api", {"key": "team-key"})
+    vault.put("secret/private/x", {"value": "private-value"})
+    vault.denied.add("secret/data/private/x")
+    monkeypatch.setenv("VAULT_ADDR", "http://vault.test:8200")
+    return vault
