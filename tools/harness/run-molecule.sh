@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 logs=.cache/molecule-logs
 mkdir -p "$logs"
 jobs=${MOLECULE_JOBS:-2}
-declare -A pid_of start_of
+declare -A pid_of=() start_of=()
 passed=0 failed=0 failed_names=()
 
 finish() {  # finish <scenario> <exit code>
