@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+# Coder STAND-IN for g448.devenv's Molecule tests. NOT Coder.
+#
+# No package registry reachable from the test machines carries Coder, so the
+# coder role is tested against this small program, packaged like the real
+# release (.deb with /usr/bin/coder, the `coder` user and coder.service reading
+# /etc/coder.d/coder.env) by build.sh beside it. It implements only what the
+# role touches, following Coder's documented behaviour:
+#   coder --version                  first line "Coder v<version>+standin ..."
+#   coder server                     reads CODER_HTTP_ADDRESS, CODER_ACCESS_URL,
+#                                    CODER_PG_CONNECTION_URL; refuses to start
+#                                    when PostgreSQL does not connect; creates
+#                                    and checks its own tables (write access)
+#   GET  /healthz                    200 "OK"
+#   GET  /api/v2/buildinfo           {"version": "v<version>+standin", ...}
+#   GET  /api/v2/users/first         200 when a user exists, 404 when not
+#   POST /api/v2/users/first         201 created, 409 when one exists, 400 bad body
+#   POST /api/v2/users/login         201 {"session_token"}, 401 on bad credentials
+#   GET  /api/v2/users/me            200 with Coder-Session-Token, 401 without
+# STANDIN_MIGRATE_SECONDS=N makes `coder server` "migrate" for N seconds before
+# it listens, like a slow database migration.
+# Docs followed: https://coder.com/docs/reference/api/users
+#                https://coder.com/docs/reference/cli/server
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import socket
+import socketserver
+import sys
+import threading
+import time
+import uuid
+
+VERSION = "@VERSION@"
+LOCK = threading.Lock()
+
+
+def log(msg):
+    print(f"coder-standin {VERSION}: {msg}", file=sys.stderr, flush=True)
+
+
+def sd_notify(state):
+    """Tell systemd we are ready (the packaged unit is Type=notify)."""
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(addr)
+        sock.sendall(state.encode())
+
+
+def hash_password(password, salt=None):
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000).hex()
+    return f"pbkdf2${salt}${digest}"
+
+
+def check_password(password, stored):
+    _, salt, _ = stored.split("$")
+    return secrets.compare_digest(hash_password(password, salt), stored)
+
+
+class Store:
+    def __init__(self, url):
+        import psycopg2  # only the server needs it; `coder --version` must not
+
+        self.psycopg2 = psycopg2
+        self.conn = psycopg2.connect(url, connect_timeout=10)
+        self.conn.autocommit = False
+        with self.conn, self.conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS standin_migrations ("
+                " version text NOT NULL, started_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS standin_users ("
+                " id uuid PRIMARY KEY, email text UNIQUE NOT NULL, username text UNIQUE NOT NULL,"
+                " name text NOT NULL DEFAULT '', hashed_password text NOT NULL,"
+                " created_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS standin_api_keys ("
+                " token text PRIMARY KEY, user_id uuid NOT NULL REFERENCES standin_users(id),"
+                " created_at timestamptz NOT NULL DEFAULT now())"
+            )
+            cur.execute("INSERT INTO standin_migrations (version) VALUES (%s)", (VERSION,))
+            cur.execute("SELECT count(*) FROM standin_migrations WHERE version = %s", (VERSION,))
+            if cur.fetchone()[0] < 1:
+                raise RuntimeError("write check on standin_migrations failed")
+
+    def query(self, sql, args=()):
+        with LOCK, self.conn, self.conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "coder-standin"
+    store = None
+    access_url = ""
+
+    def log_message(self, fmt, *args):
+        log("%s %s" % (self.address_string(), fmt % args))
+
+    def reply(self, status, body):
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        ctype = "text/plain" if isinstance(body, str) else "application/json"
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            data = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def user_count(self):
+        return self.store.query("SELECT count(*) FROM standin_users")[0][0]
+
+    def do_GET(self):
+        if self.path == "/healthz":
+            return self.reply(200, "OK")
+        if self.path == "/api/v2/buildinfo":
+            return self.reply(200, {
+                "version": f"v{VERSION}+standin",
+                "external_url": "https://github.com/coder/coder",
+                "dashboard_url": self.access_url,
+                "deployment_id": "00000000-0000-0000-0000-000000000000",
+                "telemetry": os.environ.get("CODER_TELEMETRY_ENABLE", "true") == "true",
+                "workspace_proxy": False,
+            })
+        if self.path == "/api/v2/users/first":
+            if self.user_count() > 0:
+                return self.reply(200, {"message": "The initial user has already been created!"})
+            return self.reply(404, {"message": "The initial user has not been created!"})
+        if self.path == "/api/v2/users/me":
+            token = self.headers.get("Coder-Session-Token", "")
+            rows = self.store.query(
+                "SELECT u.id, u.email, u.username, u.name FROM standin_users u"
+                " JOIN standin_api_keys k ON k.user_id = u.id WHERE k.token = %s", (token,))
+            if not rows:
+                return self.reply(401, {"message": "You must be logged in to do this."})
+            uid, email, username, name = rows[0]
+            return self.reply(200, {"id": str(uid), "email": email, "username": username, "name": name,
+                                    "status": "active", "roles": [{"name": "owner"}]})
+        return self.reply(404, {"message": "Route not found (Coder stand-in)."})
+
+    def do_POST(self):
+        body = self.body()
+        if body is None:
+            return self.reply(400, {"message": "Request body must be valid JSON."})
+        if self.path == "/api/v2/users/first":
+            missing = [f for f in ("email", "username", "password") if not body.get(f)]
+            if missing:
+                return self.reply(400, {"message": "Validation failed.",
+                                        "validations": [{"field": f, "detail": "required"} for f in missing]})
+            if len(body["password"]) < 8:
+                return self.reply(400, {"message": "Password not strong enough!",
+                                        "validations": [{"field": "password", "detail": "too short"}]})
+            if self.user_count() > 0:
+                return self.reply(409, {"message": "The initial user has already been created."})
+            uid = uuid.uuid4()
+            self.store.query(
+                "INSERT INTO standin_users (id, email, username, name, hashed_password) VALUES (%s, %s, %s, %s, %s)",
+                (str(uid), body["email"], body["username"], body.get("name") or "", hash_password(body["password"])))
+            return self.reply(201, {"user_id": str(uid), "organization_id": str(uuid.uuid4())})
+        if self.path == "/api/v2/users/login":
+            rows = self.store.query("SELECT id, hashed_password FROM standin_users WHERE email = %s",
+                                    (body.get("email", ""),))
+            if not rows or not check_password(body.get("password", ""), rows[0][1]):
+                return self.reply(401, {"message": "Incorrect email or password."})
+            token = f"{secrets.token_hex(5)}-{secrets.token_hex(11)}"
+            self.store.query("INSERT INTO standin_api_keys (token, user_id) VALUES (%s, %s)", (token, str(rows[0][0])))
+            return self.reply(201, {"session_token": token})
+        return self.reply(404, {"message": "Route not found (Coder stand-in)."})
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def server():
+    address = os.environ.get("CODER_HTTP_ADDRESS", "127.0.0.1:3000")
+    access_url = os.environ.get("CODER_ACCESS_URL", "")
+    pg_url = os.environ.get("CODER_PG_CONNECTION_URL", "")
+    if not pg_url:
+        log("CODER_PG_CONNECTION_URL is empty; the stand-in has no built-in PostgreSQL")
+        return 1
+    try:
+        store = Store(pg_url)
+    except Exception as exc:  # any connection or permission error stops the server
+        log(f"connect to postgres: {type(exc).__name__}: {str(exc).strip()}")
+        return 1
+    migrate = int(os.environ.get("STANDIN_MIGRATE_SECONDS", "0") or 0)
+    if migrate > 0:
+        log(f"running database migrations ({migrate}s)")
+        time.sleep(migrate)
+    host, _, port = address.rpartition(":")
+    Handler.store = store
+    Handler.access_url = access_url
+    httpd = Server((host.strip("[]") or "0.0.0.0", int(port)), Handler)
+    log(f"listening on http://{address}, access URL {access_url!r}")
+    sd_notify("READY=1")
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:  # SIGINT is the unit's KillSignal
+        pass
+    return 0
+
+
+def main(argv):
+    if argv[:1] in (["--version"], ["version"]):
+        print(f"Coder v{VERSION}+standin (a test stand-in, not Coder)")
+        print("https://github.com/coder/coder")
+        return 0
+    if argv[:1] == ["server"]:
+        return server()
+    print("coder (stand-in): only `coder --version` and `coder server` are implemented", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
