@@ -26,7 +26,7 @@ DISTROS ?= debian12 debian13
 SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 SCENARIO ?=
 
-.PHONY: help venv collections-path docker images lint unit molecule molecule-all test build clean
+.PHONY: help venv collections-path docker images standin lint unit molecule molecule-all test build clean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -52,6 +52,11 @@ docker:
 images: docker
 	for d in $(DISTROS); do tools/harness/build-image.sh $$d; done
 
+# The Coder stand-in (tests only: no reachable registry carries Coder), built
+# once before the scenarios so that parallel scenarios never race to build it.
+standin: images
+	molecule/shared/coder-standin/build.sh --image
+
 lint: venv collections-path
 	yamllint --strict .
 	ansible-lint --profile production
@@ -70,11 +75,11 @@ unit: venv collections-path
 	pytest tests/unit tests/integration -q
 	$(MAKE) --no-print-directory unit-core2.17
 
-molecule: venv collections-path images
+molecule: venv collections-path images standin
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<name>"; exit 2; }
 	tools/harness/run-molecule.sh $(SCENARIO)
 
-molecule-all: venv collections-path images
+molecule-all: venv collections-path images standin
 	tools/harness/run-molecule.sh $(SCENARIOS)
 
 test: venv collections-path
