@@ -23,7 +23,10 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export G448_CONTROLLER_PYTHON := $(BIN)/python
 COLLECTION_LINK := .cache/collections/ansible_collections/g448/devenv
 DISTROS ?= debian12 debian13
-SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+# The longest scenarios start first, so that two at a time finish together.
+LONG_SCENARIOS := site cluster backup
+SCENARIOS ?= $(filter $(LONG_SCENARIOS),$(ALL_SCENARIOS)) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
 SCENARIO ?=
 
 .PHONY: help venv collections-path docker images standin lint unit molecule molecule-all test build clean

@@ -195,6 +195,9 @@ options:
     description:
       - Return the KV v2 metadata of the path (C(created_time), C(updated_time), C(current_version),
         C(versions), ...) instead of its data. With C(path:key), return one metadata key.
+      - No secret value is read, so the token needs C(read) on C(<mount>/metadata/<path>) only. Like the data,
+        the metadata of a path is read once per process (the two are cached apart). C(playbooks/report.yml)
+        uses C(updated_time) as the age of each secret.
     type: bool
     default: false
   default:

@@ -123,12 +123,15 @@ class Bao:
     def kv2_put(self, path, data, mount="secret", namespace=None):
         return self.api("POST", "%s/data/%s" % (mount, path), {"data": data}, namespace=namespace)
 
-    def audit_requests(self):
-        """Every request the audit device saw, as (operation, path)."""
+    def audit_requests(self, offset=0):
+        """Every request the audit device saw (from byte `offset` of its log on), as (operation, path)."""
         entries = []
         if not self.audit_log.exists():
             return entries
-        for line in self.audit_log.read_text().splitlines():
+        with open(self.audit_log, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode()
+        for line in text.splitlines():
             try:
                 record = json.loads(line)
             except ValueError:

@@ -16,8 +16,15 @@ jobs=${MOLECULE_JOBS:-2}
 declare -A pid_of=() start_of=()
 passed=0 failed=0 failed_names=()
 
+stop_openbao() {  # the OpenBao dev server a scenario may start (molecule/shared/openbao.yml)
+  if [[ -f ".cache/openbao/$1/state.json" ]]; then
+    python3 tools/harness/openbao-seed.py stop --dir ".cache/openbao/$1" || true
+  fi
+}
+
 finish() {  # finish <scenario> <exit code>
   local scenario=$1 rc=$2 took=$((SECONDS - start_of[$1]))
+  stop_openbao "$scenario"
   if ((rc == 0)); then
     passed=$((passed + 1))
     echo "=== molecule $scenario: PASSED in ${took}s"
@@ -55,6 +62,7 @@ for scenario in "$@"; do
   fi
   echo "=== molecule $scenario ${MOLECULE_DISTRO:-(debian12 + debian13)}: started $(date -u +%H:%M:%S)"
   start_of[$scenario]=$SECONDS
+  stop_openbao "$scenario"
   molecule "${args[@]}" >"$logs/$scenario.log" 2>&1 </dev/null &
   pid_of[$scenario]=$!
 done

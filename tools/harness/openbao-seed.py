@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""A seeded OpenBao dev server on 127.0.0.1 for molecule/site, molecule/cluster, `make demo` and `make bench`.
+
+  openbao-seed.py start --dir DIR --site-host HOST   start `bao server -dev` (detached) and write every
+                                                     secret of the README's Vault table with fresh values
+  openbao-seed.py stop --dir DIR                     stop it (no-op when it is not running)
+  openbao-seed.py requests --dir DIR [--mark]        logins/reads/requests its audit log saw since the last
+                                                     mark (seeding sets one), as JSON; --mark sets a new one
+
+DIR gets state.json (url, root token, pid; 0600), secrets.json (the seeded values, 0600: the leak tests
+grep the output for them), token (the root token alone, 0600), audit.log and server.log. `start` on a
+DIR whose server still answers only prints its state. The server is a throwaway dev server: in-memory
+storage, a root token, plain HTTP on loopback. It never leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
+from openbao_dev import Bao, classify  # noqa: E402  (the integration tests' helper, one copy)
+
+
+def wildcard_pair(site_host):
+    """A self-signed certificate for the site host and its wildcard, with its key, in PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, site_host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=90))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(site_host),
+                                                        x509.DNSName("*." + site_host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+def fresh_secrets(site_host):
+    """One value per field of the README's Vault table. Distinct, long and greppable."""
+    def word(prefix):
+        return "%s-%s" % (prefix, secrets.token_urlsafe(18))
+
+    cert, key = wildcard_pair(site_host)
+    return {
+        "coder/db": {"password": word("db") + "/@:?#"},  # characters the connection URL must encode
+        "coder/admin": {"username": "admin", "email": "admin@448.global", "password": word("admin")},
+        "coder/oidc": {"client_id": word("oidc-id"), "client_secret": word("oidc-secret")},
+        "coder/gitlab": {"client_id": word("gitlab-id"), "client_secret": word("gitlab-secret")},
+        "coder/dbcrypt": {"keys": base64.b64encode(secrets.token_bytes(32)).decode()},
+        "coder/tls": {"cert": cert, "key": key},
+        "coder/backup": {"restic_password": word("restic")},
+    }
+
+
+def write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def alive(state):
+    try:
+        os.kill(state["pid"], 0)
+        return requests.get(state["url"] + "/v1/sys/health", timeout=2).status_code == 200
+    except (OSError, requests.RequestException):
+        return False
+
+
+def load_state(workdir):
+    path = workdir / "state.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def start(args):
+    workdir = Path(args.dir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.chmod(workdir, 0o700)
+    state = load_state(workdir)
+    if state and alive(state):
+        print(json.dumps({"url": state["url"], "pid": state["pid"], "started": False}))
+        return 0
+    for stale in ("audit.log", "server.log"):
+        (workdir / stale).unlink(missing_ok=True)
+    bao = Bao(workdir).start()
+    values = fresh_secrets(args.site_host)
+    for path, data in values.items():
+        bao.kv2_put(path, data)
+    # Seeding is not part of what the runs under test did: count from here.
+    state = {"url": bao.url, "root_token": bao.root_token, "pid": bao.proc.pid,
+             "audit_offset": audit_size(workdir)}
+    write_private(workdir / "state.json", json.dumps(state))
+    write_private(workdir / "token", bao.root_token)
+    write_private(workdir / "secrets.json", json.dumps(values))
+    print(json.dumps({"url": bao.url, "pid": bao.proc.pid, "started": True}))
+    return 0
+
+
+def stop(args):
+    state = load_state(Path(args.dir))
+    if not state:
+        return 0
+    try:
+        os.killpg(state["pid"], signal.SIGTERM)
+    except OSError:
+        return 0
+    for _ in range(50):
+        try:
+            os.kill(state["pid"], 0)
+        except OSError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(state["pid"], signal.SIGKILL)
+    return 0
+
+
+def audit_size(workdir):
+    time.sleep(0.2)  # the audit device writes after answering
+    path = workdir / "audit.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def count(args):
+    workdir = Path(args.dir)
+    state = load_state(workdir)
+    offset = state.get("audit_offset", 0)
+    bao = Bao.__new__(Bao)  # only the audit log reader: the server is another process
+    bao.audit_log = workdir / "audit.log"
+    entries = bao.audit_requests(offset)
+    if args.mark:
+        state["audit_offset"] = audit_size(workdir)
+        write_private(workdir / "state.json", json.dumps(state))
+    result = classify(entries)
+    result["paths_read"] = sorted({p for op, p in entries if op == "read" and not p.startswith(("sys/", "auth/"))})
+    print(json.dumps(result))
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_start = sub.add_parser("start")
+    p_start.add_argument("--dir", required=True)
+    p_start.add_argument("--site-host", required=True)
+    p_stop = sub.add_parser("stop")
+    p_stop.add_argument("--dir", required=True)
+    p_count = sub.add_parser("requests")
+    p_count.add_argument("--dir", required=True)
+    p_count.add_argument("--mark", action="store_true")
+    args = parser.parse_args()
+    return {"start": start, "stop": stop, "requests": count}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
