@@ -26,7 +26,7 @@ DISTROS ?= debian12 debian13
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # The longest scenarios start first, so that two at a time finish together.
 LONG_SCENARIOS := site cluster backup
-SCENARIOS ?= $(filter $(LONG_SCENARIOS),$(ALL_SCENARIOS)) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
+SCENARIOS ?= $(foreach s,$(LONG_SCENARIOS),$(filter $(s),$(ALL_SCENARIOS))) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
 SCENARIO ?=
 
 .PHONY: help venv collections-path docker images standin lint unit molecule molecule-all test build clean
