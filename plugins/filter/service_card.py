@@ -73,6 +73,8 @@ M_CHECK_OK = "g448_backup_check_last_success"
 
 GROUPS = ("coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup")
 WORKSPACE_LABEL = "coder.workspace_id"
+# A workspace risk is PASS only on the evidence of a workspace container; without one it is unknown.
+NO_WORKSPACE = "unknown: no workspace container on this host to inspect"
 
 # The deployment's Vault paths (README, "Interfaces between the roles") and the card rows they back.
 VAULT_ROWS = (
@@ -841,7 +843,7 @@ def _persistence_checks(ev):
     containers = _workspace_containers(ev)
     volumes = {_s(_d(v).get("Name")) for v in _l(_docker(ev).get("volumes"))}
     if not containers:
-        checks.append((True, "no workspace container on this host yet; nothing to lose"))
+        checks.append((None, NO_WORKSPACE))
     for c in containers:
         homes = [m for m in _l(c.get("Mounts")) if _s(_d(m).get("Destination")).startswith("/home/")]
         named = [m for m in homes if _d(m).get("Type") == "volume"]
@@ -894,7 +896,7 @@ def _limit_checks(ev):
             hc.get("PidsLimit") if hc.get("PidsLimit") and hc["PidsLimit"] > 0 else "UNLIMITED",
             "" if in_slice else (", cgroup unknown" if in_slice is None else ", OUTSIDE %s" % slice_name))))
     if not any(_d(c.get("State")).get("Running") for c in _workspace_containers(ev)):
-        checks.append((True, "no running workspace container to check limits on"))
+        checks.append((None, "unknown: no running workspace container to inspect, so its limits are unproven"))
     return checks
 
 
@@ -908,11 +910,15 @@ def _isolation_checks(ev):
             "on" if userns else "OFF", ", ".join(_s(o) for o in _l(info.get("SecurityOptions"))) or "none")))
     else:
         checks.append((None, "Docker does not answer, so userns-remap is unknown"))
-    privileged = [_container_name(c) for c in _workspace_containers(ev) if _d(c.get("HostConfig")).get("Privileged")]
-    socket = [_container_name(c) for c in _workspace_containers(ev)
-              if any(_s(_d(m).get("Source")).endswith("docker.sock") for m in _l(c.get("Mounts")))]
-    checks.append((not privileged, "privileged workspace containers: %s" % (", ".join(privileged) or "none")))
-    checks.append((not socket, "workspace containers with the Docker socket: %s" % (", ".join(socket) or "none")))
+    containers = _workspace_containers(ev)
+    if containers:
+        privileged = [_container_name(c) for c in containers if _d(c.get("HostConfig")).get("Privileged")]
+        socket = [_container_name(c) for c in containers
+                  if any(_s(_d(m).get("Source")).endswith("docker.sock") for m in _l(c.get("Mounts")))]
+        checks.append((not privileged, "privileged workspace containers: %s" % (", ".join(privileged) or "none")))
+        checks.append((not socket, "workspace containers with the Docker socket: %s" % (", ".join(socket) or "none")))
+    else:
+        checks.append((None, NO_WORKSPACE))
     rules = _d(docker.get("iptables"))
     chain = _s(docker.get("forward_chain"))
     user = rules.get("DOCKER-USER")

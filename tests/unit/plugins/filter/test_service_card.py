@@ -380,9 +380,22 @@ def test_resource_limits_failures(filters, healthy, change, expect):
 def test_limits_without_workspaces_check_the_slice_and_say_so(filters, healthy):
     healthy["docker"]["containers"] = []
     risk = risks(filters, healthy)["resource_exhaustion"]
-    assert risk["verdict"] == "PASS"
-    assert "no running workspace container to check limits on" in risk["evidence"]
+    assert risk["verdict"] == "WARN"
+    assert ("[WARN] unknown: no running workspace container to inspect, so its limits are unproven"
+            in risk["evidence"])
     assert risk["evidence"][0] == "workspaces.slice is active with MemoryMax=6442450944 (6.0 GiB) and CPUQuota 3s/s"
+
+
+@pytest.mark.parametrize("containers", [[], [container(running=False)]], ids=["none", "stopped"])
+def test_workspace_risks_are_never_pass_without_a_workspace_to_inspect(filters, healthy, containers):
+    healthy["docker"]["containers"] = containers
+    out = risks(filters, healthy)
+    assert out["resource_exhaustion"]["verdict"] == "WARN", out["resource_exhaustion"]
+    if not containers:
+        for key in ("workspace_persistence", "shared_host"):
+            assert out[key]["verdict"] == "WARN", out[key]
+            assert "[WARN] unknown: no workspace container on this host to inspect" in out[key]["evidence"]
+    assert out["pat_proliferation"]["verdict"] == "PASS" and out["backups"]["verdict"] == "PASS"
 
 
 def test_cgroupfs_parent_paths_count_as_the_slice(filters, healthy):
