@@ -1,0 +1,71 @@
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""Render the coder role's env file with the ansible-core this test runs on.
+
+`make unit` runs this on the newest and the oldest ansible-core the collection claims, so a
+filter or test name that one of them lacks (``ansible.builtin.urlencode`` does not exist in
+2.17) fails here instead of in a deploy. The template module runs on localhost through the
+same ansible-core, with the role's defaults and a password that needs percent-encoding.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "coder"
+PASSWORD = "p/@:?#% ss"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("coder-env")
+    extra = {
+        "coder_version": "2.34.0",
+        "coder_access_url": "https://coder.test.448.global",
+        "coder_wildcard_access_url": "*.coder.test.448.global",
+        "coder_pg_password": PASSWORD,
+        "coder_pg_user": "co/der",
+        "coder_oidc_issuer_url": "https://auth.test.448.global/application/o/coder/",
+        "coder_oidc_client_id": "coder",
+        "coder_oidc_client_secret": "oidc-secret",
+        "coder_external_auth_providers": [{"id": "gitlab", "type": "gitlab", "client_id": "x",
+                                           "client_secret": "y", "regex": "^git$"}],
+    }
+    (tmp / "extra.json").write_text(json.dumps(extra))
+    dest = tmp / "coder.env"
+    ansible = Path(sys.executable).parent / "ansible"
+    run = subprocess.run(
+        [str(ansible), "localhost", "--connection", "local", "--inventory", "localhost,",
+         "--extra-vars", "ansible_python_interpreter=%s" % sys.executable,
+         "--extra-vars", "@%s" % (ROLE / "defaults" / "main.yml"),
+         "--extra-vars", "@%s" % (tmp / "extra.json"),
+         "--module-name", "ansible.builtin.template",
+         "--args", "src=%s dest=%s mode=0600" % (ROLE / "templates" / "coder.env.j2", dest)],
+        capture_output=True, text=True, cwd=tmp, check=False,
+        env={"PATH": "/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return dict(line.split("=", 1) for line in dest.read_text().splitlines() if line and not line.startswith("#"))
+
+
+def test_the_connection_url_percent_encodes_user_and_password(rendered):
+    url = urlsplit(rendered["CODER_PG_CONNECTION_URL"])
+    assert url.scheme == "postgres" and url.hostname == "127.0.0.1" and url.path == "/coder"
+    assert unquote(url.username) == "co/der"
+    assert unquote(url.password) == PASSWORD
+    assert not set("/@:?# ") & set(url.password)
+
+
+def test_the_env_file_carries_the_access_oidc_and_external_auth_settings(rendered):
+    assert rendered["CODER_ACCESS_URL"] == "https://coder.test.448.global"
+    assert rendered["CODER_WILDCARD_ACCESS_URL"] == "*.coder.test.448.global"
+    assert rendered["CODER_OIDC_ISSUER_URL"] == "https://auth.test.448.global/application/o/coder/"
+    assert rendered["CODER_EXTERNAL_AUTH_0_ID"] == "gitlab"
+    assert rendered["CODER_EXTERNAL_AUTH_0_REGEX"] == "^git$"
