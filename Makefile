@@ -3,9 +3,9 @@
 #   make test                     everything CI runs: lint, unit, every Molecule scenario
 #   make lint                     yamllint + ansible-lint (production profile) + collection build
 #   make unit                     Python unit and integration tests (plugins, templates) on ansible-core 2.19 and 2.17
-#   make bench-vault              g448.devenv.vault vs community.hashi_vault, counted by a real OpenBao
 #   make molecule SCENARIO=name   one Molecule scenario, on every distro it declares
 #   make images                   the local systemd base images (debootstrap + docker import)
+#   make standin                  the Coder STAND-IN test fixture (.deb packages and image; tests only)
 #
 # Every target bootstraps what it needs on a fresh Debian machine: the virtualenv
 # from the pinned requirements, a Docker engine, the apt cache and the images.
@@ -32,7 +32,7 @@ SCENARIO ?=
 .PHONY: help venv collections-path docker images standin lint unit molecule molecule-all test build clean
 
 help:
-	@sed -n 's/^#   //p' Makefile
+	@sed -n 's/^#   //p' Makefile mk/*.mk
 
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
