@@ -1,7 +1,8 @@
 # g448.devenv developer and CI entry points.
 #
 #   make test                     everything CI runs: lint, unit, every Molecule scenario
-#   make lint                     yamllint + ansible-lint (production profile) + collection build
+#   make lint                     yamllint, ansible-lint (production profile), the changelog, then the built tarball:
+#                                 ansible-test sanity (checkout and tarball), galaxy-importer, ansible-builder introspect
 #   make unit                     Python unit and integration tests (plugins, templates) on ansible-core 2.19 and 2.17
 #   make molecule SCENARIO=name   one Molecule scenario, on every distro it declares
 #   make images                   the local systemd base images (debootstrap + docker import)
@@ -22,6 +23,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Interpreter discovery for localhost can pick a broken pyenv shim here.
 export G448_CONTROLLER_PYTHON := $(BIN)/python
 COLLECTION_LINK := .cache/collections/ansible_collections/g448/devenv
+VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
+BUILD_INSTALLED := .cache/build/installed/ansible_collections/g448/devenv
 DISTROS ?= debian12 debian13
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # The longest scenarios start first, so that two at a time finish together.
@@ -60,17 +63,22 @@ images: docker
 standin: images
 	molecule/shared/coder-standin/build.sh --image
 
+# ansible-test sanity runs on a copy of the checkout's tracked files (molecule/
+# aside) and on the collection installed from the tarball; galaxy-import.sh
+# imports the tarball as Galaxy does and checks what it ships.
 lint: venv collections-path
 	yamllint --strict .
 	ansible-lint --profile production
 	antsibull-changelog lint
 	$(MAKE) --no-print-directory build
+	tools/harness/sanity.sh checkout $(BUILD_INSTALLED)
+	tools/harness/galaxy-import.sh .cache/build/g448-devenv-$(VERSION).tar.gz
 
 build: venv
 	rm -rf .cache/build && mkdir -p .cache/build
 	ansible-galaxy collection build --force --output-path .cache/build .
 	ansible-galaxy collection install --force --offline -p .cache/build/installed .cache/build/g448-devenv-*.tar.gz >/dev/null
-	test -f .cache/build/installed/ansible_collections/g448/devenv/MANIFEST.json
+	test -f $(BUILD_INSTALLED)/MANIFEST.json
 
 # The plugin tests run on the newest (.venv) and the oldest (.venv-core2.17)
 # ansible-core we support; tests/integration starts a real OpenBao on loopback.
@@ -89,7 +97,7 @@ test: venv collections-path
 	tools/harness/test-all.sh
 
 clean:
-	rm -rf .cache/build
+	rm -rf .cache/build .cache/sanity
 
 # Feature fragments (bench and extra test targets) live next to what they test.
 -include mk/*.mk

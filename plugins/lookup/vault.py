@@ -8,7 +8,7 @@ name: vault
 author:
   - g448 platform team (@g448)
 short_description: Read KV v1/v2 secrets from Vault or OpenBao, logging in once per run
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads secrets from a KV v1 or KV v2 secrets engine of HashiCorp Vault or OpenBao, through the C(hvac) library.
   - A term C(path:field) returns one field. A term C(path) returns the whole secret as a dict.

@@ -23,7 +23,7 @@ BIN = Path(sys.executable).parent
 
 def free_port_pair():
     """A port P such that P and P+1 (the dev cluster port) are both free on 127.0.0.1."""
-    for _ in range(50):
+    for _attempt in range(50):
         with socket.socket() as first:
             first.bind(("127.0.0.1", 0))
             port = first.getsockname()[1]
@@ -144,7 +144,7 @@ class Bao:
 
 def classify(entries):
     """Split audit entries into logins, KV reads and everything else."""
-    logins = [p for _, p in entries if p.startswith("auth/") and p.endswith("/login")]
+    logins = [p for _op, p in entries if p.startswith("auth/") and p.endswith("/login")]
     reads = [p for op, p in entries if op == "read" and not p.startswith(("sys/", "auth/"))]
     return {"requests": len(entries), "logins": len(logins), "reads": len(reads),
             "other": len(entries) - len(logins) - len(reads)}

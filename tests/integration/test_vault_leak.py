@@ -57,7 +57,7 @@ def leak_playbook(cases=None):
         "      no_log: true",
         "      ignore_errors: true  # only so that the run without hvac goes on to the error cases",
     ]
-    for name, term, kwargs, _ in (CASES if cases is None else cases):
+    for name, term, kwargs, _expected in (CASES if cases is None else cases):
         lines += [
             "    - name: Fail on purpose ({0})".format(name),
             "      ansible.builtin.debug:",
@@ -90,7 +90,7 @@ def test_no_secret_or_token_leaks_at_vvv_in_any_error_case(world, bao_tls, bao_s
     result = runner.playbook(leak_playbook(), "-vvv", env=env, hosts=("h1",), name="leak.yml")
     output = result.stdout + result.stderr
     assert "ok=%d " % (len(CASES) + 1) in output and "ignored=%d " % len(CASES) in output, output[-3000:]
-    for name, _, _, expected in CASES:
+    for name, _term, _kwargs, expected in CASES:
         assert expected in output, name
 
     # The same run with hvac missing from the controller's Python.

@@ -22,7 +22,7 @@ MISSING = {"coder/oidc": ["client_id", "client_secret"], "coder/gitlab": ["clien
 
 def parse_time(text):
     # OpenBao writes nanoseconds ("2026-11-28T10:00:00.123456789Z"); keep microseconds.
-    head, _, frac = text.rstrip("Z").partition(".")
+    head, _dot, frac = text.rstrip("Z").partition(".")
     return datetime.datetime.fromisoformat(head + ("." + frac[:6] if frac else "")).replace(
         tzinfo=datetime.timezone.utc)
 

@@ -50,9 +50,9 @@ cleanup() {
   # debootstrap may leave /proc, /sys or /dev mounted inside the root on failure:
   # unmount them before removing anything, never delete through a mount.
   local m
-  for m in $(awk -v r="$root" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r); do
+  while read -r m; do
     umount -l "$m" || true
-  done
+  done < <(awk -v r="$root" 'index($2, r) == 1 {print $2}' /proc/mounts | sort -r)
   if awk -v r="$root" 'index($2, r) == 1 {found=1} END {exit !found}' /proc/mounts; then
     echo "build-image: $root still has mounts; not removing it" >&2
     return

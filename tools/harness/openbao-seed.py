@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright: (c) 2026, g448 platform team
 # Apache License 2.0 (see LICENSE)
 """A seeded OpenBao dev server on 127.0.0.1 for molecule/site, molecule/cluster, `make demo` and `make bench`.
@@ -125,7 +125,7 @@ def stop(args):
         os.killpg(state["pid"], signal.SIGTERM)
     except OSError:
         return 0
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             os.kill(state["pid"], 0)
         except OSError:

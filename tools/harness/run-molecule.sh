@@ -9,7 +9,7 @@
 # env: MOLECULE_DISTRO=debian12|debian13 runs only that platform of each scenario.
 #      MOLECULE_JOBS=N how many scenarios run at once.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 logs=.cache/molecule-logs
 mkdir -p "$logs"
 jobs=${MOLECULE_JOBS:-2}

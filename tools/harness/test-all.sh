@@ -4,7 +4,7 @@
 # so one CI run shows every failure. The output ends with the suite's wall
 # time, the pytest summary line and the Molecule "N passed, N failed" line.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 start=$SECONDS
 mkdir -p .cache
 status=0

@@ -52,6 +52,7 @@ for step in destroy create prepare converge; do
 done
 
 # Seed the extra data (as root in the container).
+# shellcheck disable=SC2016  # a script for the container: it expands there, not here
 seed='
 set -euo pipefail
 cd /
@@ -82,6 +83,7 @@ restic init >/dev/null
 /usr/local/sbin/g448-restic dump latest /var/backups/g448-backup/staging/manifest.json \
   | jq -r ".volumes[].path, .paths[]" >/srv/bench-raw.paths
 '
+# shellcheck disable=SC2016  # a script for the container: it expands there, not here
 raw_backup='
 set -euo pipefail
 cd /

@@ -25,7 +25,7 @@ def ansible_doc(tmp_path, *args):
     env.update({"ANSIBLE_COLLECTIONS_PATH": str(root), "HOME": str(tmp_path), "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp")})
     result = subprocess.run([str(BIN / "ansible-doc"), *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return re.sub(r"\s+", " ", result.stdout)
 

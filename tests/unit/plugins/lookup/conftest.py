@@ -187,7 +187,7 @@ class FakeVault(BaseAdapter):
             if not versions:
                 return _response(request, 404, {"errors": []})
             return _response(request, 200, {"data": versions[-1]})
-        kind, _, rel = rel.partition("/")
+        kind, _slash, rel = rel.partition("/")
         versions = self.secrets.get((mount, rel))
         if not versions:
             return _response(request, 404, {"errors": []})

@@ -28,7 +28,7 @@ def ansible_str(text):
         value = AnsibleUnicode(text)
     else:
         value = Origin(description="unit test").tag(text)
-    assert type(value) is not str
+    assert type(value) is not str  # pylint: disable=unidiomatic-typecheck  # a str subclass, exactly
     return value
 
 
@@ -51,7 +51,7 @@ def run(lookup, terms, variables=None, **kwargs):
 def test_parse_term(vc, raw, path, field):
     term = vc.parse_term(raw)
     assert (term.path, term.field) == (path, field)
-    assert type(term.path) is str
+    assert type(term.path) is str  # pylint: disable=unidiomatic-typecheck  # plain str, no subclass
 
 
 @pytest.mark.parametrize(
