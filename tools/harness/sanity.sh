@@ -35,21 +35,22 @@ if [[ ! -f $wheel ]]; then
   "$python" -m pip download -q --disable-pip-version-check --no-deps \
     --only-binary :all: --dest "$cache" "pip==$pip_version"
 fi
-if [[ ! -f $stub ]] || ! grep -q "$wheel" "$stub"; then
-  cat >"$stub.tmp" <<PY
+# get-pip.py's arguments are pip install's, plus --no-setuptools/--no-wheel; the
+# packages ansible-test asks for (pip==<version>, and setuptools and wheel for
+# older ansible-test releases) come from the cached wheel or the package index.
+cat >"$stub.tmp" <<PY
 # Stand-in for get-pip.py $pip_version, written by g448.devenv's
-# tools/harness/sanity.sh: installs pip $pip_version from its PyPI wheel.
+# tools/harness/sanity.sh: runs pip $pip_version from its PyPI wheel.
 import runpy
 import sys
 
 WHEEL = '$wheel'
 sys.path.insert(0, WHEEL)
 args = [arg for arg in sys.argv[1:] if arg not in ('--no-setuptools', '--no-wheel')]
-sys.argv = ['pip', 'install', '--no-index', '--find-links', '$cache'] + args
+sys.argv = ['pip', 'install', '--find-links', '$cache'] + args
 runpy.run_module('pip', run_name='__main__', alter_sys=True)
 PY
-  mv "$stub.tmp" "$stub"
-fi
+if cmp -s "$stub.tmp" "$stub"; then rm "$stub.tmp"; else mv "$stub.tmp" "$stub"; fi
 
 if ! command -v shellcheck >/dev/null; then
   echo "sanity: installing shellcheck"
