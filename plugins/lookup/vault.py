@@ -19,12 +19,24 @@ description:
   - Values are returned marked unsafe, so a secret containing C({{ }}) is never templated; multi-line
     values such as PEM keys come back byte for byte.
   - "Caching: the login token of O(auth_method=approle) or O(auth_method=jwt) is shared by all forked
-    workers of the controller through a 0600 file in a private 0700 directory (see O(token_cache_dir)),
-    keyed by address, namespace, auth method, auth mount, role and a hash of the credential, and
-    dropped at its expiry. The detected KV mounts (mount path and KV version, which are not secret)
-    are shared the same way for 10 minutes, with every auth method. Secret values are never written
-    to disk: a path is read at most once per process and kept in memory. To read every secret once
-    per run, load them in one early C(run_once) task into C(no_log) facts (see the examples)."
+    workers of the run (one C(ansible-playbook) process) through a 0600 file in a private 0700 directory
+    (see O(token_cache_dir)), keyed by address, namespace, auth method, auth mount, role, a hash of the
+    credential and the run's process, and dropped at its expiry. The detected KV mounts (mount path and
+    KV version, which are not secret) are shared the same way for 10 minutes, with every auth method.
+    Secret values are never written to disk: a path is read at most once per process and kept in memory.
+    To read every secret once per run, load them in one early C(run_once) task into C(no_log) facts
+    (see the examples)."
+  - "Login tokens are bounded to the run. A token is only ever reused by the run that logged in; a record
+    whose run has ended is deleted, never reused. Before a token is written to the cache, the lookup starts
+    a small watcher process (the controller's Python, in its own session, the token passed on a pipe) that
+    waits for the run's process to end, however it ends (normal exit, failure, Ctrl-C, SIGKILL), then
+    revokes the token (C(auth/token/revoke-self)) and deletes its record, usually within a second; it also
+    revokes on SIGTERM and ends by itself when the token expires. If the watcher cannot start, the token is
+    not shared. A token that is not shared (O(token_cache=false), a use-limited or short-lived token, no
+    watcher) is revoked at the end of the lookup call that logged in, and the next call logs in again.
+    A token given with O(auth_method=token) is the caller's and is never revoked."
+  - "Limit: when the watcher is killed together with the run (a CI job whose whole container or cgroup is
+    killed), the token lives until its TTL; keep the AppRole's C(token_ttl) short (minutes, not days)."
   - Errors raise AnsibleLookupError naming the address, mount, path, field, KV version and auth method;
     they never contain a secret value or a token.
   - The C(g448_vault_*) variables may themselves be templates, such as an environment lookup in play vars
@@ -151,6 +163,10 @@ options:
       - Extra attempts after a connection error, a timeout or an HTTP 429, 500, 502, 503 or 504 answer,
         with exponential backoff (0.5 s, 1 s, 2 s, then 4 s). A 503 includes a sealed server, which an
         auto-unseal restart clears in seconds; it is reported as sealed once the attempts are spent.
+      - The login (approle, jwt) is not idempotent, as the server may use up a single-use secret ID. It is
+        retried only when its connection never opened (refused, connect timeout, name resolution) and on
+        HTTP 429 and 503. After a read timeout, a connection closed after the request, or a 500, 502 or 504
+        answer, it fails at once and says that it was not retried.
       - TLS failures and every other answer (permission denied, invalid token, not found) are never retried.
     type: int
     default: 3
@@ -160,8 +176,9 @@ options:
       - name: g448_vault_retries
   token_cache:
     description:
-      - Share the login token of approle and jwt logins, and the detected KV mounts, across the controller's
-        worker processes. V(false) writes nothing to disk.
+      - Share the login token of approle and jwt logins, and the detected KV mounts, across the worker
+        processes of the run. V(false) writes nothing to disk; each lookup call then logs in and revokes its
+        token before it returns.
     type: bool
     default: true
     env:
@@ -186,6 +203,9 @@ options:
   kv_version:
     description:
       - KV version of the mount, C(1) or C(2). Without O(mount), the first path segment is taken as the mount.
+      - When a read with a given O(mount) or O(kv_version) finds nothing, the mount is detected once to check
+        them; if they do not match the server (KV v1 read of a KV v2 mount, a mount that is not the one holding
+        the path), the lookup fails naming the term, even with O(default).
     type: int
     choices: [1, 2]
   version:
@@ -204,7 +224,8 @@ options:
     description:
       - Value returned when the path, the version or the field does not exist. Only applies when given
         (even when given as V(null) or V("")); without it an absent secret is an error.
-      - Permission, token, mount and connection errors are never replaced.
+      - Permission, token, mount and connection errors are never replaced, nor is a O(mount) or O(kv_version)
+        that does not match the server.
     type: raw
 notes:
   - Lookups run on the controller; install C(hvac) there, not on the managed hosts.
@@ -306,21 +327,24 @@ class LookupModule(LookupBase):
         default_given = "default" in kwargs
         default = kwargs.get("default")
 
-        settings = None
+        settings = session = None
         try:
             settings = self._settings()
             requests_ = [self._term(t) for t in terms]
             session = vc.get_session(settings)
             results = []
-            for term in requests_:
-                try:
-                    value = session.read(term)
-                except vc.SecretNotFound:
-                    if not default_given:
-                        raise
-                    display.vvv("g448.devenv.vault: %s is absent, the default applies" % term.raw)
-                    value = default
-                results.append(wrap_var(value))
+            try:
+                for term in requests_:
+                    try:
+                        value = session.read(term)
+                    except vc.SecretNotFound:
+                        if not default_given:
+                            raise
+                        display.vvv("g448.devenv.vault: %s is absent, the default applies" % term.raw)
+                        value = default
+                    results.append(wrap_var(value))
+            finally:
+                session.end_call()
         except vc.VaultLookupError as exc:
             raise AnsibleLookupError(str(exc)) from None
         except AnsibleError:

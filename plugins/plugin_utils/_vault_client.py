@@ -39,18 +39,21 @@ try:
     import hvac.exceptions as hvac_exc
     import requests
     import requests.exceptions as req_exc
+    import urllib3.exceptions as u3_exc
 except ImportError as exc:  # pragma: no cover - exercised by the integration tests
     HVAC_IMPORT_ERROR = exc
-    hvac = hvac_exc = requests = req_exc = None
+    hvac = hvac_exc = requests = req_exc = u3_exc = None
 else:
     HVAC_IMPORT_ERROR = None
 
 from ansible.utils.display import Display
 
+from ansible_collections.g448.devenv.plugins.plugin_utils import _vault_revoker as revoker
 from ansible_collections.g448.devenv.plugins.plugin_utils._vault_token_cache import (
     TokenCache,
     credential_fingerprint,
     identity_key,
+    run_identity,
 )
 
 display = Display()
@@ -68,10 +71,18 @@ _WARNED = set()
 # failing or restarting (503 also covers a sealed server, which an auto-unseal
 # restart clears in seconds). 4xx answers, 403 above all, are never retried.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# A login is not idempotent (it may use up a single-use secret id): once its request may
+# have reached the server it is retried only on answers that say it was not processed.
+LOGIN_RETRY_STATUSES = (429, 503)
 
 
 def _backoff_sleep(seconds):
     time.sleep(seconds)
+
+
+def _spawn_watcher(job):
+    """Start the token's revoker process (the seam the unit tests replace)."""
+    return revoker.spawn(job)
 
 
 def _new_http_session():
@@ -139,6 +150,14 @@ class VaultLookupError(Exception):
 
 class SecretNotFound(VaultLookupError):
     """The path, version or field is absent: ``default`` may replace it."""
+
+
+class PermissionDenied(VaultLookupError):
+    """The token may not read this path."""
+
+
+class MountMismatch(VaultLookupError):
+    """A forced mount or kv_version does not match the server (never replaced by ``default``)."""
 
 
 class TokenRejected(VaultLookupError):
@@ -249,6 +268,18 @@ def parse_term(raw, mount=None, kv_version=None, version=None, metadata=False):
                 metadata=bool(metadata), raw=text)
 
 
+def request_may_have_been_sent(exc):
+    """False only when the connection to the server never opened, so the request cannot have reached it."""
+    if isinstance(exc, req_exc.ConnectTimeout):
+        return False
+    if isinstance(exc, req_exc.ConnectionError) and not isinstance(exc, (req_exc.ProxyError, req_exc.SSLError)):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+        if isinstance(reason, (u3_exc.NewConnectionError, u3_exc.ConnectTimeoutError)):
+            return False
+    return True
+
+
 def _short_reason(exc):
     text = str(exc)
     match = re.search(r"certificate verify failed:?[^'\")\]]*", text)
@@ -289,6 +320,8 @@ class VaultSession:
         self._token = None
         self._token_expires_at = None
         self._token_from_cache = False
+        self._token_private = False
+        self._run = run_identity()
         self._cache = cache
         if cache is None and settings.token_cache:
             # Token auth needs no token cache, but shares the detected mounts through it.
@@ -381,10 +414,12 @@ class VaultSession:
         return self._fail("the server answered HTTP 503 %s (%s)" % (tries, self._server_errors(exc)), term, api_path,
                           "It may be sealed, in standby without a reachable active node, or restarting")
 
-    def _call(self, fn, term=None, api_path=None):
+    def _call(self, fn, term=None, api_path=None, idempotent=True):
         """Run one HTTP operation, retried with backoff on transport errors and on RETRY_STATUSES.
 
-        TLS failures and every other answer (403, 404, 400, ...) are raised at once.
+        TLS failures and every other answer (403, 404, 400, ...) are raised at once. A call that is
+        not ``idempotent`` (a login) is retried only while its request cannot have reached the
+        server (the connection never opened) and on LOGIN_RETRY_STATUSES.
         """
         retries = max(0, int(self.settings.retries))
         attempt = 0
@@ -396,6 +431,14 @@ class VaultSession:
             except req_exc.SSLError as exc:
                 raise self._transport(exc, term, api_path, attempt) from None
             except (req_exc.ConnectionError, req_exc.Timeout) as exc:
+                if not idempotent and request_may_have_been_sent(exc):
+                    raise self._fail(
+                        "the login request was sent, but no answer came (%s after %d attempt%s); it is not retried, "
+                        "because the server may have processed it and used up a single-use secret ID"
+                        % (_short_reason(exc), attempt, "" if attempt == 1 else "s"), term, api_path,
+                        "Check the server and the network path, then run again (with a new secret ID if it was "
+                        "single-use)",
+                    ) from None
                 if attempt > retries:
                     raise self._transport(exc, term, api_path, attempt) from None
             except hvac_exc.VaultDown as exc:
@@ -405,7 +448,8 @@ class VaultSession:
                 raise self._fail("the server is not initialized", term, api_path) from None
             except (hvac_exc.InternalServerError, hvac_exc.BadGateway, hvac_exc.RateLimitExceeded,
                     hvac_exc.UnexpectedError) as exc:
-                if isinstance(exc, hvac_exc.UnexpectedError) and self._last_status not in RETRY_STATUSES:
+                if self._last_status not in (RETRY_STATUSES if idempotent else LOGIN_RETRY_STATUSES) and (
+                        not idempotent or isinstance(exc, hvac_exc.UnexpectedError)):
                     raise
                 if attempt > retries:
                     raise self._fail("the server failed with HTTP %s after %d attempt%s: %s" % (
@@ -426,7 +470,7 @@ class VaultSession:
                 )
             self._set_token(s.token, None, from_cache=False)
             return self._token
-        key = s.login_key()
+        key = self._login_key()
         if self._cache is not None:
             with self._cache.locked(key):
                 cached = self._cache.get(key)
@@ -436,13 +480,52 @@ class VaultSession:
                     self._set_token(cached[0], cached[1], from_cache=True)
                     return self._token
                 token, ttl, uses = self._login()
-                self._cache.put(key, token, ttl, uses)
+                expires_at = (time.time() + ttl) if ttl else None
+                shared = self._cache.shareable(ttl, uses) and self._watch(token, expires_at, key)
+                if shared:
+                    self._cache.put(key, token, ttl, uses, run=self._run)
         else:
             token, ttl, uses = self._login()
+            expires_at = (time.time() + ttl) if ttl else None
+            shared = False
         display.vvv("g448.devenv.vault: logged in to %s through auth/%s (token TTL %ss, pid %d)"
                     % (s.address, s.auth_mount, ttl or "no", os.getpid()))
-        self._set_token(token, (time.time() + ttl) if ttl else None, from_cache=False)
+        self._set_token(token, expires_at, from_cache=False)
+        self._token_private = not shared
         return self._token
+
+    def end_call(self):
+        """At the end of each lookup call: revoke a login token that nothing else will revoke.
+
+        A token in the cache has its watcher (see _vault_revoker). A token this process keeps to
+        itself (no cache, a use-limited or short-lived token, no watcher) is revoked here, as Ansible
+        may end the worker without notice; a later call logs in again. Values read stay in memory.
+        """
+        if self._token and self._token_private:
+            token = self._token
+            self._set_token(None, None, from_cache=False)
+            self._token_private = False
+            status = revoker.revoke(self.settings.url, token, self.settings.namespace, self._verify,
+                                    min(self.settings.timeout, revoker.EXIT_REVOKE_TIMEOUT), self._http)
+            display.vvv("g448.devenv.vault: revoked this call's login token (HTTP %s, pid %d)"
+                        % (status or "no answer", os.getpid()))
+
+    def _login_key(self):
+        """The cache key of this run's login: a run never reuses the token of another run."""
+        return identity_key(self.settings.login_key(), *self._run)
+
+    def _watch(self, token, expires_at, key):
+        """Start the watcher that revokes a cached token when the run ends (see _vault_revoker)."""
+        s = self.settings
+        job = {"url": s.url, "token": token, "namespace": s.namespace, "verify": self._verify,
+               "timeout": s.timeout, "run": self._run, "expires_at": expires_at,
+               "cache_dir": self._cache.directory, "cache_key": key}
+        if _spawn_watcher(job):
+            display.vvv("g448.devenv.vault: the token is revoked when the run (pid %d) ends" % self._run[0])
+            return True
+        display.warning("g448.devenv.vault: could not start the process that revokes the login token when the run "
+                        "ends; the token is not shared with the other workers and is revoked after each lookup")
+        return False
 
     def _set_token(self, token, expires_at, from_cache):
         self._token = token
@@ -452,7 +535,7 @@ class VaultSession:
 
     def forget_token(self):
         if self._cache is not None and self.settings.auth_method != "token":
-            self._cache.discard(self.settings.login_key())
+            self._cache.discard(self._login_key())
         self._token = None
         self.client.token = None
 
@@ -477,7 +560,7 @@ class VaultSession:
         else:
             raise self._fail("unknown auth method %r (use one of %s)" % (s.auth_method, ", ".join(AUTH_METHODS)))
         try:
-            response = self._call(call, api_path=login_path)
+            response = self._call(call, api_path=login_path, idempotent=False)
         except hvac_exc.InvalidPath:
             raise self._fail("%s login failed: no auth method is enabled at auth/%s" % (name, s.auth_mount),
                              api_path=login_path, hint="Check mount_point") from None
@@ -616,7 +699,19 @@ class VaultSession:
     def read(self, term):
         try:
             data = self._data(term)
+        except PermissionDenied:
+            # A forced KV version that is wrong asks for a path the policy does not name.
+            if term.kv_version is not None or term.mount is not None:
+                try:
+                    self._check_forced_mount(term)
+                except MountMismatch:
+                    raise
+                except VaultLookupError:
+                    pass  # the detection is denied too: the permission error stands
+            raise
         except SecretNotFound:
+            if term.kv_version is not None or term.mount is not None:
+                self._check_forced_mount(term)
             mount = term.resolved_mount
             if mount not in self._disk_mounts:
                 raise
@@ -636,6 +731,36 @@ class VaultSession:
             raise self._fail("field %r does not exist; the fields that exist are: %s" % (term.field, names), term,
                              cls=SecretNotFound)
         return data[term.field]
+
+    def _check_forced_mount(self, term):
+        """After 'not found' with a forced mount or kv_version: was the read aimed right?
+
+        A KV v1 read of a KV v2 mount (or the other way round, or below the wrong mount) finds
+        nothing, and ``default`` would hide the mistake, so a mismatch is an error. Costs one
+        mount detection, on this path only; a failing detection raises its own error.
+        """
+        used = (term.resolved_mount, term.resolved_kv)
+        if used[0] is None:
+            return
+        mount, _kv = self._detect(term)
+        actual = (mount, self._mounts[mount])
+        if actual == used:
+            return
+        forced = []
+        if term.mount is not None:
+            forced.append("mount %s" % used[0])
+        else:
+            forced.append("mount %s (the first path segment, taken as the mount because kv_version is set)" % used[0])
+        if term.kv_version is not None:
+            forced.append("kv_version %d" % term.kv_version)
+        term.resolved_mount, term.resolved_kv = actual
+        raise self._fail(
+            "term %r was read with %s, but the server has it in mount %s, KV v%d; a mount or kv_version option "
+            "that does not match the server is an error, even with default" % (
+                term.raw, " and ".join(forced), actual[0], actual[1]), term,
+            hint="Fix or drop the mount and kv_version options (without them the mount is detected)",
+            cls=MountMismatch,
+        )
 
     def _data(self, term):
         """The whole data of the term's path (read at most once per process)."""
@@ -690,7 +815,8 @@ class VaultSession:
             raise self._fail(what, term, api_path, hint, cls=SecretNotFound) from None
         except (hvac_exc.Forbidden, hvac_exc.Unauthorized):
             raise self._fail("permission denied: the token's policies do not allow reading this path", term, api_path,
-                             "Grant 'read' on %s to the token's policy" % api_path.split("?")[0]) from None
+                             "Grant 'read' on %s to the token's policy" % api_path.split("?")[0],
+                             cls=PermissionDenied) from None
         except hvac_exc.VaultError as exc:
             raise self._fail("the read failed: %s" % self._server_errors(exc), term, api_path) from None
         data = (response or {}).get("data")

@@ -10,10 +10,14 @@ token kept in memory dies with the task. The cache keeps two kinds of records,
 never a secret value, in 0600 files inside a private 0700 directory owned by
 the controller user:
 
-* the *login token* of an approle or jwt login, one file per login identity,
-  with the expiry computed from the lease duration returned by the login. A
-  token is reused only while more than ``EXPIRY_MARGIN`` of its lifetime is
-  left. Tokens limited to a number of uses are not shared.
+* the *login token* of an approle or jwt login, one file per login identity
+  and per run, with the expiry computed from the lease duration returned by
+  the login. A token is reused only while more than ``EXPIRY_MARGIN`` of its
+  lifetime is left, and only by the run that logged in: the record names the
+  run's process (pid and start time, see ``run_identity``), and a record whose
+  run has ended is dropped, never reused. Tokens limited to a number of uses
+  are not shared. The lookup revokes every token it logged in with when its
+  run ends (``_vault_revoker``).
 * the *KV mounts* detected on one address and namespace (mount path and KV
   version, which are not secret), each for ``MOUNT_TTL`` seconds.
 
@@ -38,6 +42,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import os
 import secrets
 import stat
@@ -91,6 +96,62 @@ def credential_fingerprint(value):
 
 def _why(exc):
     return exc.strerror or type(exc).__name__
+
+
+def process_start(pid):
+    """The start time of ``pid`` (clock ticks since boot, from /proc), or None where /proc is missing.
+
+    Together with the pid it names one process: a pid reused after the process ended has another start.
+    """
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            stat_line = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # Field 2 is the command in parentheses (it may contain spaces); field 22 the start time.
+    fields = stat_line[stat_line.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def process_alive(pid, start):
+    """True while the process ``pid`` that started at ``start`` runs (a zombie has ended)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            stat_line = handle.read().decode("ascii", "replace")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # no /proc (not Linux): the kill probe is all there is
+    fields = stat_line[stat_line.rfind(")") + 2:].split()
+    if fields and fields[0] in ("Z", "X"):
+        return False
+    return start is None or process_start(pid) == start
+
+
+def run_identity():
+    """``[pid, start]`` of the process this run belongs to.
+
+    Ansible templates (and so runs lookups) in worker processes forked by the
+    controller for each task; the run is that controller process. A lookup
+    called in the controller process itself (or outside Ansible) belongs to
+    the calling process.
+    """
+    parent = multiprocessing.parent_process()
+    pid = parent.pid if parent is not None and parent.pid else os.getpid()
+    return [pid, process_start(pid)]
 
 
 class TokenCache:
@@ -228,7 +289,7 @@ class TokenCache:
 
     # --------------------------------------------------------------- tokens
     def get(self, key):
-        """Return ``(token, expires_at)`` or ``None`` when absent or too old."""
+        """Return ``(token, expires_at)`` or ``None`` when absent, too old or left by a run that ended."""
         record = self._read(key)
         if record is None or record.get("kind", "token") != "token":
             return None
@@ -236,25 +297,36 @@ class TokenCache:
         expires_at = record.get("expires_at")
         if not isinstance(token, str) or not token:
             return None
-        if not self._live(expires_at):
+        run = record.get("run")
+        ended = not (isinstance(run, list) and len(run) == 2 and process_alive(run[0], run[1]))
+        if ended or not self._live(expires_at):
             self.discard(key)
             return None
         return token, expires_at
 
-    def put(self, key, token, lease_duration, num_uses=0):
-        """Store a token; ``lease_duration`` 0 means the token does not expire.
+    def shareable(self, lease_duration, num_uses=0):
+        """Whether ``put`` would store a token of this lease and use limit."""
+        if not self.usable or num_uses:
+            return False
+        return not lease_duration or float(lease_duration) > EXPIRY_MARGIN
+
+    def put(self, key, token, lease_duration, num_uses=0, run=None):
+        """Store a token of the run ``run`` (``run_identity()``); ``lease_duration`` 0 means no expiry.
 
         A token limited to ``num_uses`` uses is not shared: workers would use it up.
         """
-        if not self.usable or num_uses:
+        if not self.shareable(lease_duration, num_uses):
             return
-        expires_at = None
-        if lease_duration:
-            expires_at = self._clock() + float(lease_duration)
-            if expires_at - EXPIRY_MARGIN <= self._clock():
-                return  # too short-lived to be worth sharing
-        self._write(key, {"kind": "token", "token": token, "expires_at": expires_at})
+        expires_at = (self._clock() + float(lease_duration)) if lease_duration else None
+        self._write(key, {"kind": "token", "token": token, "expires_at": expires_at,
+                          "run": list(run) if run is not None else run_identity()})
         self.prune(keep=key)
+
+    def discard_token(self, key, token):
+        """Drop the record ``key`` if it still holds ``token`` (the revoker's last step)."""
+        record = self._read(key)
+        if record is not None and record.get("token") == token:
+            self.discard(key)
 
     # --------------------------------------------------------------- mounts
     def get_mounts(self, key):
@@ -296,7 +368,7 @@ class TokenCache:
 
     # ---------------------------------------------------------------- prune
     def prune(self, keep=None):
-        """Drop expired token records of other identities (a CI job's JWT is new every run)."""
+        """Drop the token records of other identities that expired or whose run ended."""
         if not self.usable:
             return
         try:

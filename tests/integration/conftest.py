@@ -188,6 +188,9 @@ def lookup(vc, monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
     vc.reset_process_caches()
+    # In this process the run is pytest itself: a real watcher would wait for the whole session.
+    # The ansible-playbook tests (test_vault_token_lifetime.py) run the real ones.
+    monkeypatch.setattr(vc, "_spawn_watcher", lambda job: True)
     plugin = lookup_loader.get("g448.devenv.vault")
 
     def call(terms, variables=None, **kwargs):

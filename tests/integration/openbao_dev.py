@@ -142,6 +142,21 @@ class Bao:
         return entries
 
 
+def audit_after_revocations(bao, before, revocations, timeout=15.0):
+    """The audit entries from index ``before`` on, once ``revocations`` token revocations are among them.
+
+    A run's cached login token is revoked by a watcher just after the run's process ends, so a count
+    taken the moment ansible-playbook returns may miss it. Returns whatever is there at the timeout.
+    """
+    deadline = time.time() + timeout
+    while True:
+        entries = bao.audit_requests()[before:]
+        done = sum(1 for _op, p in entries if p == "auth/token/revoke-self") >= revocations
+        if done or time.time() > deadline:
+            return entries
+        time.sleep(0.05)
+
+
 def classify(entries):
     """Split audit entries into logins, KV reads and everything else."""
     logins = [p for _op, p in entries if p.startswith("auth/") and p.endswith("/login")]

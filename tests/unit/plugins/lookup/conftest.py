@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from requests.adapters import BaseAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 REPO = Path(__file__).resolve().parents[4]
 VAULT_ENV = (
@@ -68,7 +69,17 @@ def lookup(vc, monkeypatch, tmp_path):
     monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
     vc.reset_process_caches()
     monkeypatch.setattr(vc, "_backoff_sleep", lambda s: None)
+    # The token watcher is a process that outlives the test: record its jobs instead
+    # (test_vault_revoker.py starts real ones).
+    plugin_watchers = []
+
+    def spawn(job):
+        plugin_watchers.append(job)
+        return True
+
+    monkeypatch.setattr(vc, "_spawn_watcher", spawn, raising=False)
     plugin = lookup_loader.get("g448.devenv.vault")
+    plugin.watchers = plugin_watchers
     yield plugin
     vc.reset_process_caches()
 
@@ -96,6 +107,8 @@ class FakeVault(BaseAdapter):
         self.approle = {"role-id-1": "secret-id-1"}
         self.sealed = False
         self.fail_connect = 0
+        self.login_failure = None  # "read-timeout", "aborted" or an HTTP status, for every login
+        self.revoked = []  # tokens revoked through auth/token/revoke-self
         self.ssl_error = False
         self.header_types = set()
         self.issued = 0
@@ -127,8 +140,9 @@ class FakeVault(BaseAdapter):
         if self.fail_connect:
             self.fail_connect -= 1
             self.calls.append(("connect-error", request.url))
-            raise requests.exceptions.ConnectionError("Failed to establish a new connection: [Errno 111] "
-                                                      "Connection refused")
+            # As requests raises it: the connection never opened, so the request was not sent.
+            cause = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+            raise requests.exceptions.ConnectionError(MaxRetryError(None, request.url, cause), request=request)
         parts = urlsplit(request.url)
         self.hosts.add("%s://%s" % (parts.scheme, parts.netloc))
         for value in request.headers.values():
@@ -145,6 +159,15 @@ class FakeVault(BaseAdapter):
             return _response(request, 503, {"errors": ["Vault is sealed"]})
         if re.fullmatch(r"auth/[^/]+/login", path):
             self.calls.append(("login", path))
+            if self.login_failure == "read-timeout":  # the request went out, no answer came
+                raise requests.exceptions.ReadTimeout(ReadTimeoutError(None, request.url, "Read timed out."),
+                                                      request=request)
+            if self.login_failure == "aborted":  # the server closed the connection after the request
+                raise requests.exceptions.ConnectionError(
+                    ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+                    request=request)
+            if isinstance(self.login_failure, int):
+                return _response(request, self.login_failure, {"errors": ["login failure %d" % self.login_failure]})
             body = json.loads(request.body or b"{}")
             if path != "auth/approle/login":
                 return _response(request, 404, {"errors": ["no handler for route"]})
@@ -155,6 +178,13 @@ class FakeVault(BaseAdapter):
             self.tokens[new] = "reader"
             return _response(request, 200, {"auth": {"client_token": new, "lease_duration": 3600}})
         policy = self.tokens.get(token)
+        if path == "auth/token/revoke-self":
+            self.calls.append(("revoke", path))
+            if policy is None:
+                return _response(request, 403, {"errors": ["permission denied"]})
+            del self.tokens[token]
+            self.revoked.append(token)
+            return _response(request, 204)
         if path == "auth/token/lookup-self":
             self.calls.append(("other", path))
             if policy is None:
