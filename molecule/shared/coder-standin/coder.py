@@ -17,14 +17,25 @@
 #   POST /api/v2/users/first         201 created, 409 when one exists, 400 bad body
 #   POST /api/v2/users/login         201 {"session_token"}, 401 on bad credentials
 #   GET  /api/v2/users/me            200 with Coder-Session-Token, 401 without
+#   GET  https://<app>.<wildcard>/   a workspace app on a subdomain of CODER_WILDCARD_ACCESS_URL,
+#                                    as Coder routes it for a browser without a session: 303 to
+#                                    <access URL>/api/v2/applications/auth-redirect?redirect_uri=<app URL>,
+#                                    which sends it (307) to /login?redirect=...; GET /login is 200
+#                                    "Coder stand-in: sign in". A host that matches the wildcard but
+#                                    is no app name is 400. Stand-in behaviour: every well-formed app
+#                                    name is taken as an existing, non-public app (real Coder answers
+#                                    404 for a workspace it does not have).
 # STANDIN_MIGRATE_SECONDS=N makes `coder server` "migrate" for N seconds before
 # it listens, like a slow database migration.
 # Docs followed: https://coder.com/docs/reference/api/users
 #                https://coder.com/docs/reference/cli/server
+#                https://coder.com/docs/admin/networking/wildcard-access-url and upstream
+#                coderd/workspaceapps/{proxy.go,appurl/appurl.go,db.go} (subdomain app routing)
 import hashlib
 import http.server
 import json
 import os
+import re
 import secrets
 import socket
 import socketserver
@@ -32,6 +43,7 @@ import sys
 import threading
 import time
 import uuid
+from urllib.parse import urlencode, urlsplit
 
 VERSION = "@VERSION@"
 LOCK = threading.Lock()
@@ -51,6 +63,19 @@ def sd_notify(state):
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.connect(addr)
         sock.sendall(state.encode())
+
+
+# Coder's app name: {app or port}[--{agent}]--{workspace}--{user} (appurl.ParseSubdomainAppURL).
+_NAME = "[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*"
+APP_NAME = re.compile("^(?:.*---)?(%s)(?:--(%s))?--(%s)--(%s)$" % (_NAME, _NAME, _NAME, _NAME))
+
+
+def app_host_pattern(wildcard):
+    """CODER_WILDCARD_ACCESS_URL ("*.apps.example" or "*--apps.example") as a regex whose group 1 is the app name."""
+    wildcard = wildcard.strip().lower().split("://")[-1].split(":")[0]
+    if not wildcard.startswith("*") or "." not in wildcard:
+        return None
+    return re.compile("^" + re.escape(wildcard).replace(r"\*", "([^.]+)", 1) + r"\.?(?::\d+)?$", re.I)
 
 
 def hash_password(password, salt=None):
@@ -102,6 +127,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "coder-standin"
     store = None
     access_url = ""
+    app_host = None
 
     def log_message(self, fmt, *args):
         log("%s %s" % (self.address_string(), fmt % args))
@@ -126,7 +152,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def user_count(self):
         return self.store.query("SELECT count(*) FROM standin_users")[0][0]
 
+    def redirect(self, status, location):
+        self.send_response(status)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def subdomain_app(self):
+        """Answer a request for a workspace app on the wildcard host; False when it is no such request."""
+        host = (self.headers.get("Host") or "").strip()
+        access = urlsplit(self.access_url)
+        match = self.app_host.match(host) if self.app_host else None
+        if not match or host.split(":")[0].lower() == (access.hostname or "").lower():
+            return False
+        if not APP_NAME.match(match.group(1)):
+            self.reply(400, {"message": "Invalid Application URL: could not parse subdomain %r" % match.group(1)})
+            return True
+        app_url = "%s://%s%s" % (access.scheme or "https", host, self.path)
+        self.redirect(303, "%s/api/v2/applications/auth-redirect?%s" % (
+            self.access_url.rstrip("/"), urlencode({"redirect_uri": app_url})))
+        return True
+
     def do_GET(self):
+        if self.subdomain_app():
+            return None
+        if self.path.startswith("/api/v2/applications/auth-redirect?"):
+            # No session: Coder's API key middleware sends the browser to the login page.
+            return self.redirect(307, "%s/login?%s" % (self.access_url.rstrip("/"), urlencode(
+                {"message": "You are signed out or your session has expired. Please sign in again to continue.",
+                 "redirect": self.path})))
+        if self.path.split("?")[0] == "/login":
+            data = b"<!doctype html><title>Coder</title><p>Coder stand-in: sign in</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
         if self.path == "/healthz":
             return self.reply(200, "OK")
         if self.path == "/api/v2/buildinfo":
@@ -208,6 +270,7 @@ def server():
     host, _, port = address.rpartition(":")
     Handler.store = store
     Handler.access_url = access_url
+    Handler.app_host = app_host_pattern(os.environ.get("CODER_WILDCARD_ACCESS_URL", ""))
     httpd = Server((host.strip("[]") or "0.0.0.0", int(port)), Handler)
     log(f"listening on http://{address}, access URL {access_url!r}")
     sd_notify("READY=1")
