@@ -14,7 +14,10 @@
 #   GET  /healthz                    200 "OK"
 #   GET  /api/v2/buildinfo           {"version": "v<version>+standin", ...}
 #   GET  /api/v2/users/first         200 when a user exists, 404 when not
-#   POST /api/v2/users/first         201 created, 409 when one exists, 400 bad body
+#   POST /api/v2/users/first         201 created, 409 when one exists, 400 bad body or input that
+#                                    Coder refuses (coderd/users.go): email not well formed, username
+#                                    not codersdk.NameValid, password over 64 bytes or under 52 bits
+#                                    of go-password-validator entropy (coderd/userpassword)
 #   POST /api/v2/users/login         201 {"session_token"}, 401 on bad credentials
 #   GET  /api/v2/users/me            200 with Coder-Session-Token, 401 without
 #   GET  https://<app>.<wildcard>/   a workspace app on a subdomain of CODER_WILDCARD_ACCESS_URL,
@@ -34,6 +37,7 @@
 import hashlib
 import http.server
 import json
+import math
 import os
 import re
 import secrets
@@ -87,6 +91,61 @@ def hash_password(password, salt=None):
 def check_password(password, stored):
     _, salt, _ = stored.split("$")
     return secrets.compare_digest(hash_password(password, salt), stored)
+
+
+# Coder's first-user input rules. The email pattern is a conservative form of go-playground's
+# "email"; the username is codersdk.NameValid; the password coderd/userpassword.Validate, whose
+# entropy is go-password-validator v0.3.0's, re-implemented here (the fixture imports nothing
+# from the collection; tests/unit/molecule/test_coder_standin_first_user.py compares the two).
+EMAIL = re.compile(r"^[^@\s\"(),:;<>\[\\\]]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+USERNAME = re.compile(r"^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$")
+CHARSETS = ("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "!@$&*", "_-., ",
+            "\"#%'()+/:;<=>?[\\]^{|}~")
+RUNS = ("0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz")
+
+
+def entropy(password):
+    base = sum(len(cs) for cs in CHARSETS if set(cs) & set(password))
+    base += len([ch for ch in set(password) if not any(ch in cs for cs in CHARSETS)])
+    chars = list(re.sub(r"(.)\1\1+", r"\1\1", password, flags=re.S))  # a run counts twice
+    for run in RUNS + tuple(r[::-1] for r in RUNS):  # so does a sequence (upstream's scan, quirks kept)
+        i = count = 0
+        while i < len(chars):
+            for ch in run:
+                if i >= len(chars):
+                    break
+                count = count + 1 if chars[i] == ch else 0
+                if count > 2:
+                    del chars[i]
+                elif count:
+                    i += 1
+            i += 1
+    return len("".join(chars).encode()) * math.log2(base) if base > 1 else 0.0
+
+
+def first_user_validations(body):
+    """Coder's 400 answer to POST /api/v2/users/first for this body, or None (its order: fields, then password)."""
+    values = {f: body.get(f) if isinstance(body.get(f), str) else "" for f in ("email", "username", "password")}
+    bad = [(f, "required") for f in values if not values[f]]
+    if values["email"] and not EMAIL.match(values["email"]):
+        bad.append(("email", "email"))
+    name = values["username"]
+    if name and (len(name) > 32 or name in ("new", "create") or not USERNAME.match(name)):
+        bad.append(("username", "username"))
+    if bad:
+        return {"message": "Validation failed.", "validations": [
+            {"field": f, "detail": 'Validation failed for tag "%s" with value: "%s"' % (tag, values[f])} for f, tag in bad]}
+    return None
+
+
+def password_validation(password):
+    if entropy(password) < 52:
+        detail = "insecure password, try using a longer password"
+    elif len(password.encode()) > 64:
+        detail = "password must be no more than 64 characters"
+    else:
+        return None
+    return {"message": "Password not strong enough!", "validations": [{"field": "password", "detail": detail}]}
 
 
 class Store:
@@ -221,15 +280,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             return self.reply(400, {"message": "Request body must be valid JSON."})
         if self.path == "/api/v2/users/first":
-            missing = [f for f in ("email", "username", "password") if not body.get(f)]
-            if missing:
-                return self.reply(400, {"message": "Validation failed.",
-                                        "validations": [{"field": f, "detail": "required"} for f in missing]})
-            if len(body["password"]) < 8:
-                return self.reply(400, {"message": "Password not strong enough!",
-                                        "validations": [{"field": "password", "detail": "too short"}]})
+            refused = first_user_validations(body)
+            if refused:
+                return self.reply(400, refused)
             if self.user_count() > 0:
                 return self.reply(409, {"message": "The initial user has already been created."})
+            refused = password_validation(body["password"])
+            if refused:
+                return self.reply(400, refused)
             uid = uuid.uuid4()
             self.store.query(
                 "INSERT INTO standin_users (id, email, username, name, hashed_password) VALUES (%s, %s, %s, %s, %s)",
