@@ -70,15 +70,26 @@ if $want_image && [[ ! -f "$out/coder-standin-image.tar" ]]; then
   cp "$out/coder_${newest}_all.deb" "$ctx/coder.deb"
   cat >"$ctx/Dockerfile" <<DOCKERFILE
 # Coder STAND-IN image (tests only): the stand-in .deb on the local Debian 12
-# test image; no registry is contacted.
+# test image; no registry is contacted. Shaped like ghcr.io/coder/coder
+# wherever g448.devenv.coder depends on it (coder/coder scripts/Dockerfile.base
+# and scripts/Dockerfile): user and group coder with uid and gid 1000 and home
+# /home/coder (made before the .deb, whose preinst then keeps it), curl for the
+# healthcheck, no docker CLI, USER 1000:1000, HOME and WORKDIR /home/coder, no
+# /home/coder/.cache in the image, ENTRYPOINT "coder server" with no
+# CODER_HTTP_ADDRESS of its own (Coder's default is 127.0.0.1:3000).
 FROM $prefix/debian12:latest
 COPY coder.deb /tmp/coder.deb
-RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends /tmp/coder.deb \
- && rm -rf /var/lib/apt/lists/* /tmp/coder.deb
-USER coder
-ENV CODER_HTTP_ADDRESS=0.0.0.0:3000
-EXPOSE 3000
+RUN groupadd --gid 1000 coder \\
+ && useradd --uid 1000 --gid 1000 --home-dir /home/coder --create-home --shell /bin/bash coder \\
+ && apt-get update -q \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl /tmp/coder.deb \\
+ && rm -rf /var/lib/apt/lists/* /tmp/coder.deb \\
+ && ! command -v docker
+USER 1000:1000
+ENV HOME=/home/coder
+WORKDIR /home/coder
 ENTRYPOINT ["/usr/bin/coder", "server"]
+# Python as PID 1 ignores SIGTERM; the stand-in stops on SIGINT.
 STOPSIGNAL SIGINT
 DOCKERFILE
   DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null

@@ -9,7 +9,8 @@
 #   coder --version                  first line "Coder v<version>+standin ..."
 #   coder server                     reads CODER_HTTP_ADDRESS, CODER_ACCESS_URL,
 #                                    CODER_PG_CONNECTION_URL; refuses to start
-#                                    when PostgreSQL does not connect; creates
+#                                    when its cache directory cannot be created
+#                                    or PostgreSQL does not connect; creates
 #                                    and checks its own tables (write access)
 #   GET  /healthz                    200 "OK"
 #   GET  /api/v2/buildinfo           {"version": "v<version>+standin", ...}
@@ -309,8 +310,25 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+def cache_dir():
+    # Coder's default cache directory (where Terraform keeps its providers):
+    # CODER_CACHE_DIRECTORY, else systemd's CACHE_DIRECTORY (the packaged unit
+    # has CacheDirectory=coder), else the user's cache directory + /coder.
+    for name in ("CODER_CACHE_DIRECTORY", "CACHE_DIRECTORY"):
+        if os.environ.get(name):
+            return os.environ[name]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ.get("HOME", "/"), ".cache")
+    return os.path.join(base, "coder")
+
+
 def server():
     address = os.environ.get("CODER_HTTP_ADDRESS", "127.0.0.1:3000")
+    cache = cache_dir()
+    try:  # Coder creates it at start and exits when it cannot
+        os.makedirs(cache, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        log(f"create cache directory: {exc}")
+        return 1
     access_url = os.environ.get("CODER_ACCESS_URL", "")
     pg_url = os.environ.get("CODER_PG_CONNECTION_URL", "")
     if not pg_url:
