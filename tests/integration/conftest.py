@@ -259,6 +259,32 @@ class Runner:
                               capture_output=True, text=True, timeout=120, check=False)
 
 
+def wait_for_token_watchers(cache_dir, timeout=15.0):
+    """Wait until the token watchers of the runs that used ``cache_dir`` have revoked and exited.
+
+    A run's cached token is revoked by a watcher (plugins/plugin_utils/_vault_revoker.py) a moment
+    after the run ends; one still running when the next test counts OpenBao's audit log would add
+    its revocation to that count. Watchers inherit the run's environment, which names the cache.
+    """
+    marker = ("G448_VAULT_TOKEN_CACHE_DIR=%s" % cache_dir).encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = False
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                waiting = (b"_vault_revoker" in (proc / "cmdline").read_bytes()
+                           and marker in (proc / "environ").read_bytes().split(b"\0"))
+            except OSError:
+                continue
+            if waiting:
+                break
+        if not waiting:
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def runner(tmp_path, collections_root):
-    return Runner(tmp_path, collections_root)
+    run = Runner(tmp_path, collections_root)
+    yield run
+    wait_for_token_watchers(run.cache_dir)
