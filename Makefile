@@ -28,7 +28,7 @@ BUILD_INSTALLED := .cache/build/installed/ansible_collections/g448/devenv
 DISTROS ?= debian12 debian13
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 # The longest scenarios start first, so that two at a time finish together.
-LONG_SCENARIOS := site cluster backup
+LONG_SCENARIOS := cluster backup site production
 SCENARIOS ?= $(foreach s,$(LONG_SCENARIOS),$(filter $(s),$(ALL_SCENARIOS))) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
 SCENARIO ?=
 
