@@ -46,11 +46,14 @@ EXAMPLES = r"""
       postgres_data_dir ({{ postgres_data_dir }}) is / or a system directory; the role would chown it
       to postgres. Use a directory of its own, for example /var/lib/postgresql/15/main.
 
-# "/var//lib/", "/srv/../etc" and "/usr/local/" are all system directories
+# "/var//lib/", "/srv/../etc" and "/usr/local/" are all system directories. A filter, not a test:
+# pair each path with its verdict to name the ones refused.
 - name: Check every path of a list
   ansible.builtin.assert:
-    that: backup_paths | map('g448.devenv.system_path') is not any
-    fail_msg: backup_paths has / or a system directory in it.
+    that: __refused | length == 0
+    fail_msg: "backup_paths: / or a system directory: {{ __refused | join(', ') }}"
+  vars:
+    __refused: "{{ backup_paths | zip(backup_paths | map('g448.devenv.system_path')) | selectattr(1) | map(attribute=0) | list }}"
 """
 
 RETURN = r"""
