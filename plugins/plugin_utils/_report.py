@@ -75,6 +75,10 @@ M_ADDED = "g448_backup_last_snapshot_added_bytes"
 M_CHECK_TIME = "g448_backup_check_last_run_timestamp_seconds"
 M_CHECK_OK = "g448_backup_check_last_success"
 
+# The workspace_host role's record of the isolation-weakening settings it was told to accept
+# (workspace_host_allow_unsafe): {"accepted": [{"id", "setting", "risk"}, ...]}.
+UNSAFE_RECORD = "/etc/g448/workspace-host-unsafe.json"
+
 GROUPS = ("coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup")
 WORKSPACE_LABEL = "coder.workspace_id"
 # A workspace risk is PASS only on the evidence of a workspace container; without one it is unknown.
@@ -880,6 +884,12 @@ def _limit_checks(ev):
         checks.append((capped and active, "%s is %s with MemoryMax=%s (%s) and CPUQuota %s/s" % (
             slice_name, sl.get("ActiveState", "?"), mem or "?",
             _size(int(mem)) if mem.isdigit() else "no cap", cpu or "?")))
+        tasks = _s(sl.get("TasksMax"))
+        if not tasks:
+            checks.append((None, "%s's TasksMax was not read, so the process cap of all workspaces is unknown" % slice_name))
+        else:
+            checks.append((tasks.isdigit(), "%s caps the processes of all workspaces together at TasksMax=%s" % (
+                slice_name, tasks if tasks.isdigit() else "%s (NO CAP: a fork bomb can exhaust the host)" % tasks)))
     parent = _s(_d(docker.get("daemon")).get("cgroup-parent"))
     if _d(docker.get("info")).get("ServerVersion"):
         checks.append((parent.rstrip("/").endswith(slice_name), "daemon.json cgroup-parent is %s" % (parent or "unset")))
@@ -918,6 +928,8 @@ def _isolation_checks(ev):
             "on" if userns else "OFF", ", ".join(_s(o) for o in _l(info.get("SecurityOptions"))) or "none")))
     else:
         checks.append((None, "Docker does not answer, so userns-remap is unknown"))
+    checks.extend(_daemon_isolation_checks(_d(docker.get("daemon"))))
+    checks.extend(_unsafe_record_checks(docker.get("unsafe")))
     containers = _workspace_containers(ev)
     if containers:
         privileged = [_container_name(c) for c in containers if _d(c.get("HostConfig")).get("Privileged")]
@@ -944,6 +956,49 @@ def _isolation_checks(ev):
         checks.append((bool(jumps), "INPUT jumps to %s for workspace traffic to the host: %s" % (
             host_chain, "yes" if jumps else "NO")))
     return checks
+
+
+def _daemon_isolation_checks(daemon):
+    """daemon.json's isolation settings: what Docker applies to every container, named by the role's variables."""
+    if not daemon:
+        return [(None, "daemon.json was not read, so no-new-privileges, icc and Docker's API sockets are unknown")]
+    checks = []
+    nnp = daemon.get("no-new-privileges")
+    checks.append((nnp is True, "no-new-privileges is %s in daemon.json%s" % (
+        "on" if nnp is True else "OFF", "" if nnp is True else " (workspace_host_docker_no_new_privileges)")))
+    icc = daemon.get("icc")
+    checks.append((icc is False, "inter-container communication on the default bridge is %s (daemon.json icc %s)%s" % (
+        "off" if icc is False else "ON", "false" if icc is False else ("unset: Docker's default is true" if icc is None
+                                                                        else _s(icc).lower()),
+        "" if icc is False else ", see workspace_host_docker_icc")))
+    hosts = daemon.get("hosts")
+    hosts = [hosts] if isinstance(hosts, str) else _l(hosts)
+    tcp = [_s(h) for h in hosts if _s(h).lower().startswith("tcp://")]
+    if tcp and daemon.get("tlsverify") is not True:
+        checks.append((False, "Docker's API (root on the host) listens on %s without tlsverify "
+                              "(workspace_host_docker_extra_options hosts)" % ", ".join(tcp)))
+    else:
+        checks.append((True, "Docker's API listens on %s" % (", ".join(_s(h) for h in hosts) if hosts
+                                                            else "its default socket only (no hosts in daemon.json)")))
+    if daemon.get("iptables") is False:
+        checks.append((False, "daemon.json iptables is false: forwarded workspace traffic never reaches DOCKER-USER "
+                              "(workspace_host_docker_extra_options iptables)"))
+    return checks
+
+
+def _unsafe_record_checks(record):
+    """One FAIL per isolation-weakening setting the workspace_host role was told to accept, naming it."""
+    record = _d(record)
+    accepted = record.get("accepted")
+    if not isinstance(accepted, list):
+        return [(None, "the record of accepted isolation-weakening settings (%s) was not read (%s)" % (
+            UNSAFE_RECORD, _s(record.get("error")) or "no record"))]
+    if not accepted:
+        return [(True, "no isolation-weakening setting is accepted (workspace_host_allow_unsafe is empty, %s)"
+                 % UNSAFE_RECORD)]
+    return [(False, "%s is accepted as unsafe (workspace_host_allow_unsafe: %s): %s" % (
+        _s(_d(item).get("setting")) or "?", _s(_d(item).get("id")) or "?", _s(_d(item).get("risk")) or "?"))
+            for item in accepted]
 
 
 def _pat_checks(ev):

@@ -19,6 +19,8 @@ import pytest
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "roles/coder/files/templates/docker/main.tf"
 LABELS = {"coder.owner", "coder.owner_id", "coder.workspace_id", "coder.workspace_name"}
+# The label whose value the workspace host applies as the container's pids limit (g448.devenv.workspace_host).
+PIDS_LABEL = "g448.devenv.pids_limit"
 
 
 def _unquote(value):
@@ -135,11 +137,22 @@ def test_limits_are_parameters_with_maxima(data, variables, resources, container
     if container_attr:
         assert reference in str(container[container_attr])
     else:
-        # kreuzwerker/docker has no pids_limit: the template applies it with `docker update`.
-        applied = resources["terraform_data.pids_limit"]
-        provisioner = {_unquote(k): v for k, v in applied["provisioner"][0].items()}
-        command = provisioner["local-exec"]["command"]
-        assert "--pids-limit" in command and reference in command
+        # kreuzwerker/docker has no pids_limit: the container carries the chosen
+        # value as a label, which the workspace host applies (capped at its maximum).
+        labels = {_unquote(item["label"]): str(item["value"]) for item in container.get("labels", [])}
+        assert reference in labels.get(PIDS_LABEL, ""), f"{PIDS_LABEL} carries {reference}"
+
+
+def test_nothing_needs_a_host_side_cli(doc, resources):
+    """Builds work where Terraform runs without Docker's CLI (the official Coder image, a cluster's
+    Coder server): no provisioner blocks and no resource type that runs commands on the provisioner."""
+    runners = [a for a in resources if a.split(".", 1)[0] in ("terraform_data", "null_resource")]
+    assert not runners, f"resources that exist to run a command: {runners}"
+    provisioners = [a for a, body in resources.items() if body.get("provisioner")]
+    assert not provisioners, f"resources with provisioner blocks: {provisioners}"
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert not re.search(r'provisioner\s+"(local|remote)-exec"', text)
+    assert not re.search(r'data\s+"external"', text), "the external data source runs a program on the provisioner"
 
 
 def test_memory_swap_equals_memory(container):

@@ -137,13 +137,15 @@ def healthy(filters):
                          "not_after": "20270228000000Z", "expired": False}},
         "docker": {"info": {"ServerVersion": "26.1.5", "CgroupDriver": "systemd",
                             "SecurityOptions": ["name=seccomp,profile=builtin", "name=userns", "name=cgroupns"]},
-                   "daemon": {"userns-remap": "default", "cgroup-parent": "workspaces.slice"},
+                   "daemon": {"userns-remap": "default", "cgroup-parent": "workspaces.slice", "no-new-privileges": True,
+                              "icc": False},
+                   "unsafe": {"accepted": []},
                    "containers": [ws],
                    "container_cgroups": {ws["Id"]: "0::/workspaces.slice/docker-%s.scope\n" % ws["Id"]},
                    "volumes": [{"Name": "coder-coder-alice-dev-home", "Labels": "coder.workspace_id=1"}],
                    "slice_name": "workspaces.slice",
                    "slice": {"LoadState": "loaded", "ActiveState": "active", "MemoryMax": str(6 * 1024**3),
-                             "CPUQuotaPerSecUSec": "3s"},
+                             "CPUQuotaPerSecUSec": "3s", "TasksMax": "65536"},
                    "iptables": {"DOCKER-USER": "-N DOCKER-USER\n-A DOCKER-USER -j G448-WS-FORWARD\n-A DOCKER-USER -j RETURN\n",
                                 "INPUT": "-P INPUT ACCEPT\n-A INPUT -i docker0 -j G448-WS-HOST\n"},
                    "forward_chain": "G448-WS-FORWARD", "host_chain": "G448-WS-HOST"},
@@ -350,6 +352,73 @@ def test_shared_host_isolation_failures(filters, healthy, change, expect):
     assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
 
 
+# Settings the workspace_host role refuses unless accepted by name (workspace_host_allow_unsafe):
+# once accepted, the role records them and the audit fails the risk, naming each setting.
+@pytest.mark.parametrize("accepted, expect", [
+    ([{"id": "userns_remap_off", "setting": "workspace_host_userns_remap: false",
+       "risk": "root in a workspace container is root on the host"}],
+     ["[FAIL] workspace_host_userns_remap: false is accepted as unsafe (workspace_host_allow_unsafe: userns_remap_off): "
+      "root in a workspace container is root on the host"]),
+    ([{"id": "metadata_reachable", "setting": 'workspace_host_isolation_denied_destinations: []',
+       "risk": "workspaces reach the cloud metadata address 169.254.169.254 (instance credentials)"},
+      {"id": "remote_key_unrestricted", "setting": 'workspace_host_remote_key_options: ""', "risk": "a shell"}],
+     ["[FAIL] workspace_host_isolation_denied_destinations: [] is accepted as unsafe "
+      "(workspace_host_allow_unsafe: metadata_reachable): workspaces reach the cloud metadata address 169.254.169.254 "
+      "(instance credentials)",
+      '[FAIL] workspace_host_remote_key_options: "" is accepted as unsafe '
+      "(workspace_host_allow_unsafe: remote_key_unrestricted): a shell"]),
+], ids=["userns", "metadata-and-key"])
+def test_accepted_unsafe_settings_fail_the_shared_host_risk_naming_them(filters, healthy, accepted, expect):
+    healthy["docker"]["unsafe"] = {"accepted": accepted}
+    risk = risks(filters, healthy)["shared_host"]
+    assert risk["verdict"] == "FAIL"
+    assert [e for e in risk["evidence"] if e.startswith("[FAIL]")] == expect
+    # The other risks are not touched by it.
+    assert verdicts(filters, healthy)["resource_exhaustion"] == "PASS"
+
+
+def test_no_accepted_unsafe_setting_says_so(filters, healthy):
+    risk = risks(filters, healthy)["shared_host"]
+    assert ("no isolation-weakening setting is accepted (workspace_host_allow_unsafe is empty, "
+            "/etc/g448/workspace-host-unsafe.json)") in risk["evidence"]
+
+
+@pytest.mark.parametrize("record", [{"error": "file not found"}, {}, {"accepted": "userns_remap_off"}])
+def test_an_unreadable_unsafe_record_makes_the_shared_host_risk_warn(filters, healthy, record):
+    healthy["docker"]["unsafe"] = record
+    risk = risks(filters, healthy)["shared_host"]
+    assert risk["verdict"] == "WARN"
+    assert any(e.startswith("[WARN] the record of accepted isolation-weakening settings "
+                            "(/etc/g448/workspace-host-unsafe.json) was not read") for e in risk["evidence"])
+
+
+@pytest.mark.parametrize("change, expect", [
+    (lambda d: d.update({"no-new-privileges": False}),
+     "[FAIL] no-new-privileges is OFF in daemon.json (workspace_host_docker_no_new_privileges)"),
+    (lambda d: d.pop("no-new-privileges"),
+     "[FAIL] no-new-privileges is OFF in daemon.json (workspace_host_docker_no_new_privileges)"),
+    (lambda d: d.update({"icc": True}),
+     "[FAIL] inter-container communication on the default bridge is ON (daemon.json icc true), see workspace_host_docker_icc"),
+    (lambda d: d.pop("icc"),
+     "[FAIL] inter-container communication on the default bridge is ON (daemon.json icc unset: Docker's default is true)"),
+    (lambda d: d.update({"hosts": ["unix:///run/docker.sock", "tcp://0.0.0.0:2375"]}),
+     "[FAIL] Docker's API (root on the host) listens on tcp://0.0.0.0:2375 without tlsverify"),
+    (lambda d: d.update({"iptables": False}), "[FAIL] daemon.json iptables is false"),
+])
+def test_daemon_settings_that_weaken_isolation_fail(filters, healthy, change, expect):
+    change(healthy["docker"]["daemon"])
+    risk = risks(filters, healthy)["shared_host"]
+    assert risk["verdict"] == "FAIL"
+    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+
+
+def test_docker_api_on_tcp_with_tlsverify_passes(filters, healthy):
+    healthy["docker"]["daemon"].update({"hosts": ["fd://", "tcp://10.0.0.5:2376"], "tlsverify": True})
+    risk = risks(filters, healthy)["shared_host"]
+    assert risk["verdict"] == "PASS"
+    assert "Docker's API listens on fd://, tcp://10.0.0.5:2376" in risk["evidence"]
+
+
 def test_unreadable_iptables_makes_the_shared_host_risk_warn(filters, healthy):
     healthy["docker"]["iptables"] = {}
     risk = risks(filters, healthy)["shared_host"]
@@ -363,6 +432,8 @@ def test_unreadable_iptables_makes_the_shared_host_risk_warn(filters, healthy):
     (lambda e: e["docker"]["slice"].update(MemoryMax="infinity"), "[FAIL] workspaces.slice is active with MemoryMax=infinity"),
     (lambda e: e["docker"]["slice"].update(ActiveState="inactive"), "[FAIL] workspaces.slice is inactive"),
     (lambda e: e["docker"]["daemon"].pop("cgroup-parent"), "[FAIL] daemon.json cgroup-parent is unset"),
+    (lambda e: e["docker"]["slice"].update(TasksMax="infinity"),
+     "[FAIL] workspaces.slice caps the processes of all workspaces together at TasksMax=infinity (NO CAP"),
     (lambda e: e["docker"]["containers"][0]["HostConfig"].update(PidsLimit=0),
      "[FAIL] coder-alice-dev: memory 4.0 GiB, cpus 2.00, pids UNLIMITED"),
     (lambda e: e["docker"]["containers"][0]["HostConfig"].update(Memory=0, NanoCpus=0),
@@ -375,6 +446,13 @@ def test_resource_limits_failures(filters, healthy, change, expect):
     risk = risks(filters, healthy)["resource_exhaustion"]
     assert risk["verdict"] == "FAIL"
     assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+
+
+def test_an_unread_slice_tasks_max_makes_resource_exhaustion_warn(filters, healthy):
+    healthy["docker"]["slice"].pop("TasksMax")
+    risk = risks(filters, healthy)["resource_exhaustion"]
+    assert risk["verdict"] == "WARN"
+    assert "[WARN] workspaces.slice's TasksMax was not read, so the process cap of all workspaces is unknown" in risk["evidence"]
 
 
 def test_limits_without_workspaces_check_the_slice_and_say_so(filters, healthy):

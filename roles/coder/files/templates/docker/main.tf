@@ -127,9 +127,20 @@ data "coder_parameter" "pids" {
 # GitLab through Coder's external auth: the developer links GitLab once in
 # Coder; Git in the workspace asks the agent for a short-lived OAuth token
 # (GIT_ASKPASS, set by the agent), so no personal access token is ever stored.
-# The id must match the Coder server's CODER_EXTERNAL_AUTH_0_ID.
+# The id must match one of the Coder server's external auth providers
+# (coder_external_auth_providers; Coder refuses to import the template
+# otherwise, and the role's preflight refuses it first). Linking is optional
+# unless gitlab_link_required is true: without it a workspace can be created
+# before the developer has linked GitLab.
+variable "gitlab_link_required" {
+  description = "Whether every developer must link GitLab before creating a workspace."
+  type        = bool
+  default     = false
+}
+
 data "coder_external_auth" "gitlab" {
-  id = "gitlab"
+  id       = "gitlab"
+  optional = !var.gitlab_link_required
 }
 
 locals {
@@ -220,19 +231,16 @@ resource "docker_container" "workspace" {
       value = labels.value
     }
   }
-}
 
-# The kreuzwerker/docker provider has no pids_limit argument on
-# docker_container, so the process limit is applied right after the container
-# starts, through the same Docker endpoint the provider uses.
-resource "terraform_data" "pids_limit" {
-  count            = data.coder_workspace.me.start_count
-  triggers_replace = [docker_container.workspace[0].id, data.coder_parameter.pids.value]
-
-  provisioner "local-exec" {
-    command = "docker update --pids-limit ${data.coder_parameter.pids.value} ${docker_container.workspace[0].id}"
-    environment = {
-      DOCKER_HOST = var.docker_host
-    }
+  # The process limit the developer chose. kreuzwerker/docker has no
+  # pids_limit argument, and nothing here may need a host-side CLI (the
+  # official Coder image has no docker CLI; a cluster's Coder server has no
+  # Docker): the workspace host applies this label's value, capped at its
+  # maximum, to every container labelled coder.workspace_id as it is
+  # created (g448.devenv.workspace_host, g448-workspace-pids.service), and
+  # the host's workspace slice caps all workspaces together (TasksMax).
+  labels {
+    label = "g448.devenv.pids_limit"
+    value = tostring(data.coder_parameter.pids.value)
   }
 }
