@@ -967,10 +967,9 @@ def _daemon_isolation_checks(daemon):
     checks.append((nnp is True, "no-new-privileges is %s in daemon.json%s" % (
         "on" if nnp is True else "OFF", "" if nnp is True else " (workspace_host_docker_no_new_privileges)")))
     icc = daemon.get("icc")
+    icc_text = "false" if icc is False else ("unset: Docker's default is true" if icc is None else _s(icc).lower())
     checks.append((icc is False, "inter-container communication on the default bridge is %s (daemon.json icc %s)%s" % (
-        "off" if icc is False else "ON", "false" if icc is False else ("unset: Docker's default is true" if icc is None
-                                                                        else _s(icc).lower()),
-        "" if icc is False else ", see workspace_host_docker_icc")))
+        "off" if icc is False else "ON", icc_text, "" if icc is False else ", see workspace_host_docker_icc")))
     hosts = daemon.get("hosts")
     hosts = [hosts] if isinstance(hosts, str) else _l(hosts)
     tcp = [_s(h) for h in hosts if _s(h).lower().startswith("tcp://")]
@@ -978,8 +977,8 @@ def _daemon_isolation_checks(daemon):
         checks.append((False, "Docker's API (root on the host) listens on %s without tlsverify "
                               "(workspace_host_docker_extra_options hosts)" % ", ".join(tcp)))
     else:
-        checks.append((True, "Docker's API listens on %s" % (", ".join(_s(h) for h in hosts) if hosts
-                                                            else "its default socket only (no hosts in daemon.json)")))
+        where = ", ".join(_s(h) for h in hosts) if hosts else "its default socket only (no hosts in daemon.json)"
+        checks.append((True, "Docker's API listens on %s" % where))
     if daemon.get("iptables") is False:
         checks.append((False, "daemon.json iptables is false: forwarded workspace traffic never reaches DOCKER-USER "
                               "(workspace_host_docker_extra_options iptables)"))
