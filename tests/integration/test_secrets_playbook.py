@@ -26,7 +26,7 @@ REQUIRED = {
     "coder/backup": {"restic_password": "restic-%s"},
 }
 ROLE_VARIABLES = ("coder_oidc_client_id", "coder_oidc_client_secret", "g448_gitlab_client_id",
-                  "g448_gitlab_client_secret", "caddy_proxy_tls_cert", "caddy_proxy_tls_key")
+                  "g448_gitlab_client_secret", "caddy_proxy_tls_cert", "caddy_proxy_tls_key", "coder_license")
 
 
 def seed(world, paths):
@@ -106,6 +106,8 @@ def expected_of(values):
     if "coder/tls" in values:
         out["caddy_proxy_tls_cert"] = values["coder/tls"]["cert"]
         out["caddy_proxy_tls_key"] = values["coder/tls"]["key"]
+    if "coder/license" in values:
+        out["coder_license"] = values["coder/license"]["jwt"]
     out["coder_pg_password"] = values["coder/db"]["password"]
     out["backup_restic_password"] = values["coder/backup"]["restic_password"]
     return out
@@ -124,7 +126,8 @@ def test_the_seeded_case_maps_every_secret(world, runner):
     cert, key = generate_pem_pair()
     paths = dict(REQUIRED, **{"coder/oidc": {"client_id": "oidc-id-%s", "client_secret": "oidc-secret-%s"},
                               "coder/gitlab": {"client_id": "gl-id-%s", "client_secret": "gl-secret-%s"},
-                              "coder/tls": {"cert": cert, "key": key}})
+                              "coder/tls": {"cert": cert, "key": key},
+                              "coder/license": {"jwt": "eyJhbGciOiJub25lIn0.eyJqdGkiOiJ0ZXN0In0.licence-%s"}})
     namespace, values = seed(world, paths)
     result = run_secrets(runner, world, namespace, expected_of(values))
     check(result)

@@ -1,0 +1,105 @@
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""The coder role's JSON-valued and proxy settings in its env file (issue 14 item 6).
+
+Renders roles/coder/templates/coder.env.j2 with the ansible-core this test runs on and reads the
+result the way systemd's EnvironmentFile= does for the unquoted lines the role writes (a value
+runs to the end of its line; quotes inside it are kept), which is also how Docker's env file
+reads them: each JSON value must parse back to what the inventory gave.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "coder"
+
+GROUPS = {"authentik Admins": "admins", "devs": "développeurs"}
+ROLES = {"coder-admin": ["owner", "template-admin"]}
+PARAMS = {"prompt": "consent"}
+LINKS = [{"name": "Platform team", "target": "https://wiki.448.global/coder", "icon": "docs"},
+         {"name": "Chat", "target": "https://chat.448.global"}]
+
+
+def render(tmp, extra):
+    base = {
+        "coder_version": "2.34.0",
+        "coder_access_url": "https://coder.test.448.global",
+        "coder_pg_password": "pw",
+        "coder_oidc_issuer_url": "https://auth.test.448.global/application/o/coder/",
+        "coder_oidc_client_id": "coder",
+        "coder_oidc_client_secret": "oidc-secret",
+    }
+    (tmp / "extra.json").write_text(json.dumps({**base, **extra}))
+    dest = tmp / "coder.env"
+    ansible = Path(sys.executable).parent / "ansible"
+    run = subprocess.run(
+        [str(ansible), "localhost", "--connection", "local", "--inventory", "localhost,",
+         "--extra-vars", "ansible_python_interpreter=%s" % sys.executable,
+         "--extra-vars", "@%s" % (ROLE / "defaults" / "main.yml"),
+         "--extra-vars", "@%s" % (tmp / "extra.json"),
+         "--module-name", "ansible.builtin.template",
+         "--args", "src=%s dest=%s mode=0600" % (ROLE / "templates" / "coder.env.j2", dest)],
+        capture_output=True, text=True, cwd=tmp, check=False,
+        env={"PATH": "/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = [line for line in dest.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("coder-env-json"), {
+        "coder_oidc_group_mapping": GROUPS,
+        "coder_oidc_user_role_mapping": ROLES,
+        # JSON object text, as the argument validation also accepts it
+        "coder_oidc_auth_url_params": json.dumps(PARAMS),
+        "coder_support_links": LINKS,
+        "coder_external_auth_providers": [
+            {"id": "gitlab", "type": "gitlab", "client_id": "x", "client_secret": "y"},
+            {"id": "gh", "type": "github", "client_id": "x", "client_secret": "y"},
+            {"id": "gl2", "type": "gitlab", "client_id": "x", "client_secret": "y", "scopes": ["api"]},
+        ],
+        "coder_extra_env": {"HTTPS_PROXY": "http://proxy.448.global:3128", "no_proxy": "localhost,.448.global",
+                            "TF_CLI_CONFIG_FILE": "/home/coder/.terraformrc", "CODER_UPDATE_CHECK": False,
+                            "CODER_SUPPORT_LINKS_EXTRA": '{"a":"b"}'},
+    })
+
+
+def test_json_settings_render_as_compact_json_that_parses_back(rendered):
+    assert json.loads(rendered["CODER_OIDC_GROUP_MAPPING"]) == GROUPS
+    assert json.loads(rendered["CODER_OIDC_USER_ROLE_MAPPING"]) == ROLES
+    assert json.loads(rendered["CODER_OIDC_AUTH_URL_PARAMS"]) == PARAMS
+    assert rendered["CODER_OIDC_AUTH_URL_PARAMS"] == '{"prompt":"consent"}'
+    # an empty icon is left out; non-ASCII stays as it is (no backslash escapes)
+    assert json.loads(rendered["CODER_SUPPORT_LINKS"]) == [LINKS[0], LINKS[1]]
+    assert "\\" not in "".join(rendered.values())
+
+
+def test_scope_defaults_offline_access_and_gitlab(rendered):
+    assert rendered["CODER_OIDC_SCOPES"].split(",") == ["openid", "profile", "email", "offline_access"]
+    assert rendered["CODER_EXTERNAL_AUTH_0_SCOPES"] == "write_repository read_api"
+    assert "CODER_EXTERNAL_AUTH_1_SCOPES" not in rendered
+    assert rendered["CODER_EXTERNAL_AUTH_2_SCOPES"] == "api"
+
+
+def test_proxy_terraform_and_boolean_extra_env(rendered):
+    assert rendered["HTTPS_PROXY"] == "http://proxy.448.global:3128"
+    assert rendered["no_proxy"] == "localhost,.448.global"
+    assert rendered["TF_CLI_CONFIG_FILE"] == "/home/coder/.terraformrc"
+    assert rendered["CODER_UPDATE_CHECK"] == "false"
+    assert rendered["CODER_SUPPORT_LINKS_EXTRA"] == '{"a":"b"}'
+
+
+def test_empty_json_settings_are_left_out(tmp_path):
+    rendered = render(tmp_path, {})
+    for name in ("CODER_OIDC_GROUP_MAPPING", "CODER_OIDC_USER_ROLE_MAPPING", "CODER_OIDC_AUTH_URL_PARAMS",
+                 "CODER_SUPPORT_LINKS"):
+        assert name not in rendered
