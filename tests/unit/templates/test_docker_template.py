@@ -174,6 +174,13 @@ def test_git_through_gitlab_external_auth_without_tokens(doc, data, resources):
     assert not re.search(r"glpat-|PRIVATE[-_]TOKEN|GITLAB_TOKEN", text), "no personal access tokens"
 
 
+def test_gitlab_link_is_optional_unless_the_inventory_requires_it(data, variables):
+    """Issue 14: without optional = true every user must link GitLab before creating any workspace."""
+    auth = data["coder_external_auth.gitlab"]
+    assert auth["optional"] == "${!var.gitlab_link_required}"
+    assert variables["gitlab_link_required"]["default"] is False
+
+
 def test_limit_variables_match_the_workspace_host_export():
     """The template's limit variables carry the keys workspace_host writes to its defaults file."""
     vars_main = (Path(__file__).resolve().parents[3] / "roles/workspace_host/vars/main.yml").read_text(encoding="utf-8")
