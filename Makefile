@@ -86,11 +86,11 @@ unit: venv collections-path
 	pytest tests/unit tests/integration -q
 	$(MAKE) --no-print-directory unit-core2.17
 
-molecule: venv collections-path images standin
+molecule: venv venv-core2.17 collections-path images standin
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<name>"; exit 2; }
 	tools/harness/run-molecule.sh $(SCENARIO)
 
-molecule-all: venv collections-path images standin
+molecule-all: venv venv-core2.17 collections-path images standin
 	tools/harness/run-molecule.sh $(SCENARIOS)
 
 test: venv collections-path

@@ -117,6 +117,19 @@ def _s(value):
     return "" if value is None else str(value)
 
 
+def _num(value):
+    """A policy number as a float, whether it came as a number or as its text (ansible-core 2.17
+    templates "{{ 26 | float }}" nested in a dict var to the string "26.0"); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(_s(value).strip())
+    except ValueError:
+        return None
+
+
 def unknown(reason):
     return "unknown: %s" % reason
 
@@ -588,7 +601,7 @@ def _card_ports(ev):
 def _secret_rows(ev):
     vault = _d(ev.get("vault"))
     policy = _d(ev.get("policy"))
-    max_days = policy.get("secret_max_age_days")
+    max_days = _num(policy.get("secret_max_age_days"))
     now = _now(ev)
     rows = []
     for label, path in VAULT_ROWS:
@@ -1008,7 +1021,7 @@ def _pat_checks(ev):
     providers = _l(env.get("external_auth"))
     checks.append((bool(providers), "external auth providers: %s" % (", ".join(
         "%s (%s)" % (p.get("id", "?"), p.get("type", "?")) for p in providers) or "none")))
-    policy = _d(ev.get("policy")).get("max_token_lifetime_hours")
+    policy = _num(_d(ev.get("policy")).get("max_token_lifetime_hours"))
     settings = _d(env.get("settings"))
     for key, default in (("CODER_MAX_TOKEN_LIFETIME", CODER_DEFAULT_MAX_TOKEN_LIFETIME_HOURS),
                          ("CODER_MAX_ADMIN_TOKEN_LIFETIME", CODER_DEFAULT_MAX_ADMIN_TOKEN_LIFETIME_HOURS)):
@@ -1040,7 +1053,7 @@ def _backup_checks(ev):
         else:
             ok = state.get("ActiveState") == "active" and state.get("UnitFileState") in ("enabled", "enabled-runtime")
             checks.append((ok, "%s is %s and %s" % (unit, state.get("ActiveState", "?"), state.get("UnitFileState", "?"))))
-    max_hours = policy.get("backup_max_age_hours")
+    max_hours = _num(policy.get("backup_max_age_hours"))
     last = status.get(M_LAST_SUCCESS)
     if not status:
         checks.append((False, "no backup status: %s" % (_s(b.get("status_error")) or "the status file is empty")))
@@ -1056,7 +1069,7 @@ def _backup_checks(ev):
             checks.append((None, "the last backup run, %s (%s ago), failed" % (_iso(run), _age(run, now))))
     check_time = status.get(M_CHECK_TIME)
     check_ok = status.get(M_CHECK_OK)
-    max_days = policy.get("check_max_age_days")
+    max_days = _num(policy.get("check_max_age_days"))
     if status and check_time:
         fresh = (now - check_time) / 86400.0 <= max_days if isinstance(max_days, (int, float)) else True
         checks.append((False if check_ok != 1 else (True if fresh else None),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything CI runs: lint, unit and integration tests, and every
-# Molecule scenario. Molecule's prerequisites (venv, Docker, apt cache, images,
-# the stand-in) are made first; then the scenarios run in the background while
+# Molecule scenario. Molecule's prerequisites (the venvs, Docker, apt cache,
+# images, the stand-in) are made first; then the scenarios run in the background while
 # lint and the unit tests run in the foreground (much of a scenario's time is
 # spent waiting on containers, so the lint and unit stages cost little wall
 # time beside them). Each stage runs even when another failed, so one CI run
@@ -25,7 +25,7 @@ stage() {
   fi
 }
 
-stage prerequisites make --no-print-directory venv collections-path images standin
+stage prerequisites make --no-print-directory venv venv-core2.17 collections-path images standin
 echo "=== molecule: started $(date -u +%H:%M:%S) in the background (log: .cache/molecule.log)"
 molecule_start=$SECONDS
 make --no-print-directory molecule-all >.cache/molecule.log 2>&1 </dev/null &

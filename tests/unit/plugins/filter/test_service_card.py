@@ -202,6 +202,13 @@ def test_a_healthy_all_in_one_host_passes_every_risk_in_the_cards_order(filters,
     assert all(r["evidence"] and not any(e.startswith("[") for e in r["evidence"]) for r in out)
 
 
+def test_policy_numbers_given_as_text_judge_like_numbers(filters, healthy):
+    # ansible-core 2.17 templates report.yml's "{{ 26 | float }}" inside the policy dict to "26.0".
+    as_text = dict(healthy, policy={k: str(v) for k, v in healthy["policy"].items()})
+    assert verdicts(filters, as_text) == verdicts(filters, healthy)
+    assert [text_of(r) for r in filters["risk_audit"](as_text)] == [text_of(r) for r in filters["risk_audit"](healthy)]
+
+
 def test_a_healthy_card_fills_every_field_the_system_knows(filters, healthy):
     card = filters["service_card"](healthy, owner="", maturity="")
     assert card["unknown"] == ["MFA", "Maturity", "Owner"]
