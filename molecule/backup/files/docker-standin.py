@@ -12,13 +12,28 @@
 # Volumes live in /var/lib/docker-standin/volumes.json ({name: labels}); their
 # mount points are /var/lib/docker/volumes/<name>/_data, as with the local driver.
 # Every create is appended to /var/lib/docker-standin/creates.log.
+# The scenario also runs a real Docker engine with userns-remap (prepare.yml),
+# whose volumes live under /var/lib/docker/<uid>.<gid>/volumes: `volume ls`
+# lists its volumes after the stand-in's, and `volume inspect` asks it about
+# names the stand-in does not know (through its own CLI, /usr/bin/docker).
+# `volume create` always creates a stand-in volume.
 import json
 import os
+import subprocess
 import sys
 
 STATE = "/var/lib/docker-standin"
 REGISTRY = os.path.join(STATE, "volumes.json")
 VOLUMES_DIR = "/var/lib/docker/volumes"
+ENGINE_CLI = "/usr/bin/docker"
+
+
+def engine(args):
+    """(exit code, stdout, stderr) of the real engine's CLI, or None without one."""
+    if not os.path.exists(ENGINE_CLI):
+        return None
+    run = subprocess.run([ENGINE_CLI] + args, capture_output=True, text=True, check=False)
+    return run.returncode, run.stdout, run.stderr
 
 
 def load():
@@ -78,13 +93,30 @@ def main(args):
                 if key not in labels or ("=" in wanted and labels[key] != value):
                     continue
             print(name)
+        real = engine(["volume", "ls", "--quiet"] + (["--filter", "label=" + wanted] if wanted is not None else []))
+        if real is not None:
+            if real[0] != 0:
+                sys.stderr.write(real[2])
+                return real[0]
+            for name in real[1].split():
+                if name not in volumes:
+                    print(name)
         return 0
     if cmd == "inspect":
         if not rest or any(a.startswith("-") for a in rest):
             return usage()
         found = [describe(n, volumes[n]) for n in rest if n in volumes]
+        others = [n for n in rest if n not in volumes]
+        missing = others
+        if others:
+            real = engine(["volume", "inspect"] + others)
+            if real is not None:
+                found += json.loads(real[1] or "[]")
+                known = {v["Name"] for v in found}
+                missing = [n for n in others if n not in known]
+        order = {n: i for i, n in enumerate(rest)}
+        found.sort(key=lambda v: order.get(v["Name"], len(rest)))
         print(json.dumps(found, indent=4))
-        missing = [n for n in rest if n not in volumes]
         for n in missing:
             print(f"Error response from daemon: get {n}: no such volume", file=sys.stderr)
         return 1 if missing else 0
