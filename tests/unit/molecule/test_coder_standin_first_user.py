@@ -31,7 +31,9 @@ GOOD = {"email": "admin@448.global", "username": "admin", "name": "Platform Admi
 
 
 class FakeStore:
-    """The two statements the first-user route runs, on a list."""
+    """The statements the first-user route runs, on a list, and one default organization."""
+
+    ORG = ("4d2d6a4e-0000-4000-8000-000000000001", "coder", None, True)
 
     def __init__(self):
         self.users = []
@@ -39,6 +41,8 @@ class FakeStore:
     def query(self, sql, args=()):
         if sql.startswith("SELECT count(*) FROM standin_users"):
             return [(len(self.users),)]
+        if sql.startswith("SELECT id, name, created_at, is_default FROM standin_organizations WHERE is_default"):
+            return [self.ORG]
         if sql.startswith("INSERT INTO standin_users"):
             self.users.append(args)
             return None
@@ -88,7 +92,9 @@ def test_first_user_refused_like_coder(api, changes, message, field, detail):
 
 
 def test_first_user_created_then_conflict(api):
-    assert api(dict(GOOD, username="a23456789-123456789-123456789-12"))[0] == 201
+    status, body = api(dict(GOOD, username="a23456789-123456789-123456789-12"))
+    assert status == 201
+    assert body["organization_id"] == api.store.ORG[0]  # the default organization, as Coder answers
     status, body = api(GOOD)
     assert status == 409
     assert body == {"message": "The initial user has already been created."}
