@@ -789,6 +789,8 @@ def _backup_summary(ev, groups):
         rows.append(_row("Last backup", None, where, "no successful backup is recorded (%s)" % (
             _s(b.get("status_error")) or "no %s in the status file" % M_LAST_SUCCESS)))
     count = b.get("snapshots")
+    if isinstance(count, str) and count.strip().isdigit():  # ansible-core 2.17 templates the count as text
+        count = int(count)
     rows.append(_row("Snapshots", "%d" % count if isinstance(count, int) and not isinstance(count, bool) else None,
                      "restic snapshots (read-only, no lock)",
                      _s(b.get("snapshots_error")) or "the snapshot list was not read"))

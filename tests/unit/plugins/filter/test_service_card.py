@@ -202,6 +202,12 @@ def test_a_healthy_all_in_one_host_passes_every_risk_in_the_cards_order(filters,
     assert all(r["evidence"] and not any(e.startswith("[") for e in r["evidence"]) for r in out)
 
 
+def test_counts_given_as_text_fill_the_card_like_numbers(filters, healthy):
+    # ansible-core 2.17 templates report.yml's "{{ ... | length }}" inside the evidence dict to text.
+    as_text = dict(healthy, backup=dict(healthy["backup"], snapshots="12"))
+    assert rows(filters["service_card"](as_text, owner="", maturity=""))["Snapshots"]["value"] == "12"
+
+
 def test_policy_numbers_given_as_text_judge_like_numbers(filters, healthy):
     # ansible-core 2.17 templates report.yml's "{{ 26 | float }}" inside the policy dict to "26.0".
     as_text = dict(healthy, policy={k: str(v) for k, v in healthy["policy"].items()})
