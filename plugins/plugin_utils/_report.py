@@ -1012,7 +1012,7 @@ def _unsafe_record_checks(record):
                  % UNSAFE_RECORD)]
     return [(False, "%s is accepted as unsafe (workspace_host_allow_unsafe: %s): %s" % (
         _s(_d(item).get("setting")) or "?", _s(_d(item).get("id")) or "?", _s(_d(item).get("risk")) or "?"))
-            for item in accepted]
+        for item in accepted]
 
 
 def _pat_checks(ev):

@@ -120,11 +120,29 @@ def test_a_token_from_a_killed_run_reads_nothing(world, runner):
         proc.wait(60)
         assert_dead_and_gone(runner, world, token)
     finally:
-        flag.touch()  # let the orphaned worker's wait_for end
+        flag.touch()
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
             proc.wait()
+        # The controller is gone, its orphaned workers are not: end the whole process group and wait
+        # until it is empty, so that no orphan logs in while the next test counts OpenBao's audit log.
+        kill_group(proc.pid)
         proc.stdout.close()
+
+
+def kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+    def gone():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    assert wait_until(gone, 30), "process group %d outlived SIGKILL" % pgid
 
 
 def test_without_the_cache_each_worker_revokes_its_token_when_its_task_ends(world, runner):
