@@ -27,8 +27,10 @@ VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 BUILD_INSTALLED := .cache/build/installed/ansible_collections/g448/devenv
 DISTROS ?= debian12 debian13
 ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-# The longest scenarios start first, so that two at a time finish together.
-LONG_SCENARIOS := cluster backup site production
+# Longest first (seconds in a clean-clone `make test`, two at a time), so that
+# the two slots finish together: a long scenario started last is a tail that
+# runs alone. Scenarios not listed run after these, in name order.
+LONG_SCENARIOS := backup production cluster workspace_host site coder coder_container postgres coder_upgrade
 SCENARIOS ?= $(foreach s,$(LONG_SCENARIOS),$(filter $(s),$(ALL_SCENARIOS))) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
 SCENARIO ?=
 
