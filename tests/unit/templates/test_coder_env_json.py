@@ -11,14 +11,8 @@ reads them: each JSON value must parse back to what the inventory gave.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[3]
-ROLE = REPO / "roles" / "coder"
 
 GROUPS = {"authentik Admins": "admins", "devs": "développeurs"}
 ROLES = {"coder-admin": ["owner", "template-admin"]}
@@ -27,36 +21,20 @@ LINKS = [{"name": "Platform team", "target": "https://wiki.448.global/coder", "i
          {"name": "Chat", "target": "https://chat.448.global"}]
 
 
-def render(tmp, extra):
-    base = {
-        "coder_version": "2.34.0",
-        "coder_access_url": "https://coder.test.448.global",
-        "coder_pg_password": "pw",
-        "coder_oidc_issuer_url": "https://auth.test.448.global/application/o/coder/",
-        "coder_oidc_client_id": "coder",
-        "coder_oidc_client_secret": "oidc-secret",
-    }
-    (tmp / "extra.json").write_text(json.dumps({**base, **extra}))
-    dest = tmp / "coder.env"
-    ansible = Path(sys.executable).parent / "ansible"
-    run = subprocess.run(
-        [str(ansible), "localhost", "--connection", "local", "--inventory", "localhost,",
-         "--extra-vars", "ansible_python_interpreter=%s" % sys.executable,
-         "--extra-vars", "@%s" % (ROLE / "defaults" / "main.yml"),
-         "--extra-vars", "@%s" % (tmp / "extra.json"),
-         "--module-name", "ansible.builtin.template",
-         "--args", "src=%s dest=%s mode=0600" % (ROLE / "templates" / "coder.env.j2", dest)],
-        capture_output=True, text=True, cwd=tmp, check=False,
-        env={"PATH": "/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp)},
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    lines = [line for line in dest.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
-    return dict(line.split("=", 1) for line in lines)
+BASE = {
+    "coder_version": "2.34.0",
+    "coder_access_url": "https://coder.test.448.global",
+    "coder_pg_password": "pw",
+    "coder_oidc_issuer_url": "https://auth.test.448.global/application/o/coder/",
+    "coder_oidc_client_id": "coder",
+    "coder_oidc_client_secret": "oidc-secret",
+}
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    return render(tmp_path_factory.mktemp("coder-env-json"), {
+def rendered(tmp_path_factory, render_coder_env):
+    return render_coder_env(tmp_path_factory.mktemp("coder-env-json"), {
+        **BASE,
         "coder_oidc_group_mapping": GROUPS,
         "coder_oidc_user_role_mapping": ROLES,
         # JSON object text, as the argument validation also accepts it
@@ -98,8 +76,8 @@ def test_proxy_terraform_and_boolean_extra_env(rendered):
     assert rendered["CODER_SUPPORT_LINKS_EXTRA"] == '{"a":"b"}'
 
 
-def test_empty_json_settings_are_left_out(tmp_path):
-    rendered = render(tmp_path, {})
+def test_empty_json_settings_are_left_out(tmp_path, render_coder_env):
+    rendered = render_coder_env(tmp_path, BASE)
     for name in ("CODER_OIDC_GROUP_MAPPING", "CODER_OIDC_USER_ROLE_MAPPING", "CODER_OIDC_AUTH_URL_PARAMS",
                  "CODER_SUPPORT_LINKS"):
         assert name not in rendered

@@ -10,21 +10,15 @@ same ansible-core, with the role's defaults and a password that needs percent-en
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-ROLE = REPO / "roles" / "coder"
 PASSWORD = "p/@:?#% ss"
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, render_coder_env):
     tmp = tmp_path_factory.mktemp("coder-env")
     extra = {
         "coder_version": "2.34.0",
@@ -38,21 +32,7 @@ def rendered(tmp_path_factory):
         "coder_external_auth_providers": [{"id": "gitlab", "type": "gitlab", "client_id": "x",
                                            "client_secret": "y", "regex": "^git$"}],
     }
-    (tmp / "extra.json").write_text(json.dumps(extra))
-    dest = tmp / "coder.env"
-    ansible = Path(sys.executable).parent / "ansible"
-    run = subprocess.run(
-        [str(ansible), "localhost", "--connection", "local", "--inventory", "localhost,",
-         "--extra-vars", "ansible_python_interpreter=%s" % sys.executable,
-         "--extra-vars", "@%s" % (ROLE / "defaults" / "main.yml"),
-         "--extra-vars", "@%s" % (tmp / "extra.json"),
-         "--module-name", "ansible.builtin.template",
-         "--args", "src=%s dest=%s mode=0600" % (ROLE / "templates" / "coder.env.j2", dest)],
-        capture_output=True, text=True, cwd=tmp, check=False,
-        env={"PATH": "/usr/bin:/bin", "ANSIBLE_NOCOLOR": "1", "HOME": str(tmp)},
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return dict(line.split("=", 1) for line in dest.read_text().splitlines() if line and not line.startswith("#"))
+    return render_coder_env(tmp, extra)
 
 
 def test_the_connection_url_percent_encodes_user_and_password(rendered):
