@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The g448.devenv.coder_env_summary filter: the non-secret settings of Coder's env file and the names of token-like entries.
 
-The implementation, shared by the report filters, is plugins/plugin_utils/_report.py.
+The implementation is plugins/plugin_utils/_report_parsers.py.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.g448.devenv.plugins.plugin_utils._report import coder_env_summary
+from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import coder_env_summary
 
 
 class FilterModule:

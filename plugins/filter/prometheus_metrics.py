@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The g448.devenv.prometheus_metrics filter: a Prometheus text-format file as a dict of metrics.
 
-The implementation, shared by the report filters, is plugins/plugin_utils/_report.py.
+The implementation is plugins/plugin_utils/_report_parsers.py.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.g448.devenv.plugins.plugin_utils._report import prometheus_metrics
+from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import prometheus_metrics
 
 
 class FilterModule:

@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The g448.devenv.risk_audit filter: the five risks of Coder's service card from a host's evidence.
 
-The implementation, shared by the report filters, is plugins/plugin_utils/_report.py.
+The implementation is plugins/plugin_utils/_risk_audit.py.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ _value:
   elements: dict
 """
 
-from ansible_collections.g448.devenv.plugins.plugin_utils._report import risk_audit
+from ansible_collections.g448.devenv.plugins.plugin_utils._risk_audit import risk_audit
 
 
 class FilterModule:

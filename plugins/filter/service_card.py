@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The g448.devenv.service_card filter: the fields of Coder's service card from a host's evidence.
 
-The implementation, shared by the report filters, is plugins/plugin_utils/_report.py.
+The implementation is plugins/plugin_utils/_service_card.py.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.g448.devenv.plugins.plugin_utils._report import service_card
+from ansible_collections.g448.devenv.plugins.plugin_utils._service_card import service_card
 
 
 class FilterModule:

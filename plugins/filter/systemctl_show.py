@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """The g448.devenv.systemctl_show filter: the output of systemctl show for one unit as a dict.
 
-The implementation, shared by the report filters, is plugins/plugin_utils/_report.py.
+The implementation is plugins/plugin_utils/_report_parsers.py.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.g448.devenv.plugins.plugin_utils._report import systemctl_show
+from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import systemctl_show
 
 
 class FilterModule:

@@ -36,4 +36,4 @@ def filters(tmp_path_factory):
 def module(filters):
     import importlib
 
-    return importlib.import_module("ansible_collections.g448.devenv.plugins.plugin_utils._report")
+    return importlib.import_module("ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers")
