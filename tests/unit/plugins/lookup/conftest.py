@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,7 +14,6 @@ import requests
 from requests.adapters import BaseAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-REPO = Path(__file__).resolve().parents[4]
 VAULT_ENV = (
     "VAULT_ADDR", "BAO_ADDR", "VAULT_TOKEN", "BAO_TOKEN", "VAULT_NAMESPACE", "BAO_NAMESPACE", "VAULT_CACERT",
     "BAO_CACERT", "G448_VAULT_AUTH_METHOD", "G448_VAULT_ROLE_ID", "G448_VAULT_SECRET_ID", "G448_VAULT_SECRET_ID_FILE",
@@ -26,28 +23,8 @@ VAULT_ENV = (
 )
 
 
-def collection_root(tmp_root):
-    """An ansible_collections tree whose g448/devenv is this checkout."""
-    link = Path(tmp_root) / "ansible_collections" / "g448" / "devenv"
-    if not link.exists():
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(REPO)
-    return str(tmp_root)
-
-
 @pytest.fixture(scope="session")
-def collections_path(tmp_path_factory):
-    root = collection_root(tmp_path_factory.mktemp("collections"))
-    from ansible.plugins.loader import init_plugin_loader
-
-    # One collection finder per process: the unit and integration suites may share a session.
-    if not any(type(f).__name__ == "_AnsibleCollectionFinder" for f in sys.meta_path):
-        init_plugin_loader([root])
-    return root
-
-
-@pytest.fixture(scope="session")
-def vc(collections_path):
+def vc(collections_root):
     from ansible.plugins.loader import lookup_loader
 
     assert lookup_loader.get("g448.devenv.vault") is not None
