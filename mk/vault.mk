@@ -13,7 +13,7 @@ BENCH_VAULT_REPORT ?= $(CURDIR)/.cache/bench-vault.md
 
 bench-vault: venv collections-path
 	mkdir -p $(dir $(BENCH_VAULT_REPORT))
-	$(BIN)/python $(CURDIR)/tools/bench/vault/bench.py --output $(BENCH_VAULT_REPORT)
+	PYTHONPATH=$(CURDIR)/tools/harness $(BIN)/python $(CURDIR)/tools/bench/vault/bench.py --output $(BENCH_VAULT_REPORT)
 
 $(VENV_CORE217)/.stamp: $(CURDIR)/tests/requirements-core2.17.txt $(CURDIR)/requirements-dev.txt
 	$(PYTHON) -m venv $(VENV_CORE217)

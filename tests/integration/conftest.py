@@ -21,12 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from openbao_dev import BIN, Bao, generate_pem_pair, make_jwt  # tools/harness (pytest.ini)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from openbao_dev import BIN, Bao, generate_pem_pair, make_jwt  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 ENV_PREFIXES = ("VAULT_", "BAO_", "G448_VAULT_", "ANSIBLE_")
 
 READER_POLICY = """
@@ -56,6 +52,13 @@ class World:
     @property
     def url(self):
         return self.bao.url
+
+    def approle_env(self, **extra):
+        """The environment that makes g448.devenv.vault log in with the seeded AppRole."""
+        env = {"VAULT_ADDR": self.url, "G448_VAULT_AUTH_METHOD": "approle", "G448_VAULT_ROLE_ID": self.role_id,
+               "G448_VAULT_SECRET_ID": self.secret_id}
+        env.update(extra)
+        return env
 
     def secrets(self):
         """Every string that must never appear in output: values and credentials."""
@@ -154,20 +157,6 @@ def bao_sealed(tmp_path_factory):
         yield bao
     finally:
         bao.stop()
-
-
-@pytest.fixture(scope="session")
-def collections_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("collections")
-    link = root / "ansible_collections" / "g448" / "devenv"
-    link.parent.mkdir(parents=True)
-    link.symlink_to(REPO)
-    from ansible.plugins.loader import init_plugin_loader
-
-    # One collection finder per process: the unit and integration suites may share a session.
-    if not any(type(f).__name__ == "_AnsibleCollectionFinder" for f in sys.meta_path):
-        init_plugin_loader([str(root)])
-    return root
 
 
 @pytest.fixture(scope="session")

@@ -12,11 +12,6 @@ from openbao_dev import audit_after_revocations, classify
 HOSTS = ("h1", "h2", "h3")
 
 
-def approle_env(world):
-    return {"VAULT_ADDR": world.url, "G448_VAULT_AUTH_METHOD": "approle", "G448_VAULT_ROLE_ID": world.role_id,
-            "G448_VAULT_SECRET_ID": world.secret_id}
-
-
 def check(result):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
@@ -45,7 +40,7 @@ def test_forked_workers_log_in_once_and_share_only_the_token(world, runner):
                 argv: [cp, -a, "%(cache)s", "%(cache)s-during-the-run"]
               run_once: true
               changed_when: true
-        """ % {"cache": runner.cache_dir}, env=approle_env(world), hosts=HOSTS)
+        """ % {"cache": runner.cache_dir}, env=world.approle_env(), hosts=HOSTS)
     check(result)
     cache_dir = runner.cache_dir.with_name(runner.cache_dir.name + "-during-the-run")
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
@@ -131,7 +126,7 @@ def test_once_per_run_pattern_reads_each_path_once_and_keeps_values_exact(world,
                 dest: "%(out)s/{{ inventory_hostname }}"
                 mode: "0600"
               no_log: true
-        """ % {"out": out}, env=approle_env(world), hosts=HOSTS)
+        """ % {"out": out}, env=world.approle_env(), hosts=HOSTS)
     check(result)
     counts = classify(audit_after_revocations(world.bao, before, 1))
     assert counts == {"requests": 6, "logins": 1, "reads": 3, "other": 2}, counts  # other: detection, revocation

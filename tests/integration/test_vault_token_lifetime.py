@@ -23,13 +23,6 @@ HOSTS = ("h1", "h2", "h3")
 REVOKE_WITHIN = 15.0
 
 
-def approle_env(world, **extra):
-    env = {"VAULT_ADDR": world.url, "G448_VAULT_AUTH_METHOD": "approle", "G448_VAULT_ROLE_ID": world.role_id,
-           "G448_VAULT_SECRET_ID": world.secret_id}
-    env.update(extra)
-    return env
-
-
 def read_status(world, token, path="secret/data/coder/db"):
     return requests.get("%s/v1/%s" % (world.url, path), headers={"X-Vault-Token": token}, timeout=10).status_code
 
@@ -75,7 +68,7 @@ def start_run(runner, world, flag):
               run_once: true
         """ % flag))
     cmd = [str(BIN / "ansible-playbook"), "-i", str(runner.inventory(HOSTS)), str(play)]
-    return subprocess.Popen(cmd, cwd=runner.workdir, env=runner.env(approle_env(world)), stdout=subprocess.PIPE,
+    return subprocess.Popen(cmd, cwd=runner.workdir, env=runner.env(world.approle_env()), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -157,7 +150,7 @@ def test_without_the_cache_each_worker_revokes_its_token_when_its_task_ends(worl
               ansible.builtin.assert:
                 that:
                   - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
-        """, env=approle_env(world, G448_VAULT_TOKEN_CACHE="false"), hosts=HOSTS)
+        """, env=world.approle_env(G448_VAULT_TOKEN_CACHE="false"), hosts=HOSTS)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     entries = world.bao.audit_requests()[before:]
     logins = [p for _op, p in entries if p == "auth/approle/login"]
@@ -180,7 +173,7 @@ def test_a_run_never_reuses_the_token_of_an_earlier_run(world, runner):
         """
     before = len(world.bao.audit_requests())
     for _run in range(2):
-        result = runner.playbook(play, env=approle_env(world))
+        result = runner.playbook(play, env=world.approle_env())
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     wait_until(lambda: sum(1 for _op, p in world.bao.audit_requests()[before:]
                            if p == "auth/token/revoke-self") >= 2, REVOKE_WITHIN)

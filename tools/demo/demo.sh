@@ -69,15 +69,18 @@ server() {
   if [[ -z $(docker ps --quiet --filter "name=^$NAME\$") ]]; then
     docker rm --force "$NAME" >/dev/null 2>&1 || true
     # A systemd container that can run Docker itself (the workspaces): the
-    # flags of molecule/workspace_host/molecule.yml. No --privileged.
-    local caps=(AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND CHOWN DAC_OVERRIDE DAC_READ_SEARCH
-      FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN MAC_OVERRIDE MKNOD
-      NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW SETFCAP SETGID SETPCAP SETUID SYS_ADMIN
-      SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_TIME
-      SYS_TTY_CONFIG SYSLOG WAKE_ALARM)
+    # capabilities and security options of the Molecule scenarios' nested-Docker
+    # platform (.env.yml), a named volume for /var/lib/docker. No --privileged.
+    local nested
+    mapfile -t nested < <("$PY" -c '
+import yaml
+env = yaml.safe_load(open(".env.yml"))
+for flag, key in (("--cap-add=", "CAPABILITIES"), ("--security-opt=", "SECURITY_OPTS")):
+    for value in yaml.safe_load(env["G448_NESTED_DOCKER_" + key]):
+        print(flag + value)')
+    ((${#nested[@]})) || { echo "demo: no nested-Docker flags read from .env.yml" >&2; exit 1; }
     docker run --detach --name "$NAME" --hostname "$NAME" \
-      --cap-drop ALL "${caps[@]/#/--cap-add=}" \
-      --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+      --cap-drop ALL "${nested[@]}" \
       --cgroupns host --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
       --volume "$NAME-docker:/var/lib/docker" \
@@ -98,13 +101,13 @@ up() {
   ansible-playbook -i "$INVENTORY" playbooks/site.yml "${EXTRA[@]}"
 
   local info
-  info=$(curl -fsS --max-time 10 --cacert <("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["coder/tls"]["cert"])' "$BAO_DIR/secrets.json") \
+  info=$(curl -fsS --max-time 10 --cacert <("$PY" tools/harness/openbao-seed.py show --dir "$BAO_DIR" tls cert) \
     --resolve "$SITE_HOST:$PORT:127.0.0.1" "https://$SITE_HOST:$PORT/api/v2/buildinfo")
   echo
   echo "demo: up. $info"
   echo "  URL:      https://$SITE_HOST:$PORT   (self-signed certificate; *.localhost is the loopback)"
-  echo "  login:    admin@448.global, password:"
-  echo "            BAO_ADDR=$(sed -n 's/.*"url": "\([^"]*\)".*/\1/p' "$BAO_DIR/state.json") BAO_TOKEN=\$(cat $BAO_DIR/token) .venv/bin/bao kv get -field=password secret/coder/admin"
+  echo "  login:    $("$PY" tools/harness/openbao-seed.py show --dir "$BAO_DIR" admin email), password:"
+  echo "            BAO_ADDR=$(sed -n 's/.*"url": "\([^"]*\)".*/\1/p' "$BAO_DIR/state.json") BAO_TOKEN=\$(cat $BAO_DIR/token) .venv/bin/bao kv get -field=password $("$PY" tools/harness/openbao-seed.py path admin)"
   echo "  shell:    docker exec -it $NAME bash"
   echo "  remove:   make demo-down"
   if [[ -n $STANDIN ]]; then

@@ -4,13 +4,16 @@
 """A seeded OpenBao dev server on 127.0.0.1 for molecule/site, molecule/cluster, `make demo` and `make bench`.
 
   openbao-seed.py start --dir DIR --site-host HOST   start `bao server -dev` (detached) and write every
-                                                     secret of the README's Vault table with fresh values
+                                                     secret of the secret map (playbooks/vars/secret_map.yml)
+                                                     with fresh values, one per field in the field's format
   openbao-seed.py stop --dir DIR                     stop it (no-op when it is not running)
   openbao-seed.py requests --dir DIR [--mark]        logins/reads/requests its audit log saw since the last
                                                      mark (seeding sets one), as JSON; --mark sets a new one
+  openbao-seed.py path KEY                           the map's Vault path of secret KEY (e.g. admin)
+  openbao-seed.py show --dir DIR KEY FIELD           the seeded value of a field of secret KEY
 
-DIR gets state.json (url, root token, pid; 0600), secrets.json (the seeded values, 0600: the leak tests
-grep the output for them), token (the root token alone, 0600), audit.log and server.log. `start` on a
+DIR gets state.json (url, root token, pid; 0600), secrets.json (the seeded values by path within the
+mount, e.g. "coder/db", 0600: the leak tests grep the output for them), token (the root token alone, 0600), audit.log and server.log. `start` on a
 DIR whose server still answers only prints its state. The server is a throwaway dev server: in-memory
 storage, a root token, plain HTTP on loopback. It never leaves the machine.
 """
@@ -30,9 +33,9 @@ import uuid
 from pathlib import Path
 
 import requests
+from openbao_dev import Bao, classify  # this directory's helper, shared with tests/integration
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
-from openbao_dev import Bao, classify  # noqa: E402  (the integration tests' helper, one copy)
+SECRET_MAP = Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "secret_map.yml"
 
 
 def wildcard_pair(site_host):
@@ -58,22 +61,48 @@ def wildcard_pair(site_host):
                               serialization.NoEncryption()).decode())
 
 
-def fresh_secrets(site_host):
-    """One value per field of the README's Vault table. Distinct, long and greppable."""
+def secret_map(path=SECRET_MAP):
+    """The secret map: key -> path, required, card, fields (field -> format), feeds."""
+    import yaml  # only here: `stop` runs on the system's python3 too
+
+    return yaml.safe_load(Path(path).read_text())["g448_secret_map"]
+
+
+def fresh_secrets(site_host, secrets_map=None):
+    """One value per field of every secret of the map, by path within its mount (coder/db).
+
+    Each value is made in its field's format; text values are distinct, long and greppable.
+    """
     def word(prefix):
         return "%s-%s" % (prefix, secrets.token_urlsafe(18))
 
-    cert, key = wildcard_pair(site_host)
-    return {
-        "coder/db": {"password": word("db") + "/@:?#"},  # characters the connection URL must encode
-        "coder/admin": {"username": "admin", "email": "admin@448.global", "password": word("admin")},
-        "coder/oidc": {"client_id": word("oidc-id"), "client_secret": word("oidc-secret")},
-        "coder/gitlab": {"client_id": word("gitlab-id"), "client_secret": word("gitlab-secret")},
-        "coder/dbcrypt": {"keys": base64.b64encode(secrets.token_bytes(32)).decode()},
-        "coder/tls": {"cert": cert, "key": key},
-        "coder/backup": {"restic_password": word("restic")},
-        "coder/license": {"jwt": test_licence()},
+    pair = []
+
+    def pem(index):
+        if not pair:
+            pair.extend(wildcard_pair(site_host))
+        return pair[index]
+
+    formats = {
+        "text": word,
+        "username": lambda prefix: "admin",
+        "email": lambda prefix: "admin@448.global",
+        "password_in_url": lambda prefix: word(prefix) + "/@:?#",  # characters the connection URL must encode
+        "base64_keys": lambda prefix: base64.b64encode(secrets.token_bytes(32)).decode(),
+        "pem_certificate": lambda prefix: pem(0),
+        "pem_private_key": lambda prefix: pem(1),
+        "coder_license": lambda prefix: test_licence(),
     }
+    values = {}
+    for key, entry in (secret_map() if secrets_map is None else secrets_map).items():
+        mount, _sep, path = entry["path"].partition("/")
+        if mount != "secret" or not path:
+            raise ValueError("%s: the seed writes to the KV v2 mount secret/, not %s" % (key, entry["path"]))
+        unknown = sorted(set(entry["fields"].values()) - set(formats))
+        if unknown:
+            raise ValueError("%s: no seed for the format(s) %s" % (key, ", ".join(unknown)))
+        values[path] = {field: formats[fmt]("%s-%s" % (key, field)) for field, fmt in entry["fields"].items()}
+    return values
 
 
 def test_licence():
@@ -171,6 +200,17 @@ def count(args):
     return 0
 
 
+def show_path(args):
+    print(secret_map()[args.key]["path"])
+    return 0
+
+
+def show(args):
+    path = secret_map()[args.key]["path"].partition("/")[2]
+    print(json.loads((Path(args.dir) / "secrets.json").read_text())[path][args.field])
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,8 +222,14 @@ def main():
     p_count = sub.add_parser("requests")
     p_count.add_argument("--dir", required=True)
     p_count.add_argument("--mark", action="store_true")
+    p_path = sub.add_parser("path")
+    p_path.add_argument("key")
+    p_show = sub.add_parser("show")
+    p_show.add_argument("--dir", required=True)
+    p_show.add_argument("key")
+    p_show.add_argument("field")
     args = parser.parse_args()
-    return {"start": start, "stop": stop, "requests": count}[args.command](args)
+    return {"start": start, "stop": stop, "requests": count, "path": show_path, "show": show}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+# The OpenBao dev-server helper (tools/harness/openbao_dev.py, on PYTHONPATH from mk/vault.mk):
+# one copy of the start/stop/audit code.
+from openbao_dev import BIN, Bao, classify
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-
-# The dev-server helper the integration tests use: one copy of the start/stop/audit code.
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-
-from openbao_dev import BIN, Bao, classify  # noqa: E402
 
 # (variant vars file, lookup, pattern)
 VARIANTS = [

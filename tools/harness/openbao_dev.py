@@ -1,6 +1,10 @@
 # Copyright: (c) 2026, g448 platform team
 # Apache License 2.0 (see LICENSE)
-"""Start and seed a throwaway OpenBao dev server on 127.0.0.1 (used by conftest.py and tools/bench/vault/bench.py)."""
+"""Start and seed a throwaway OpenBao dev server on 127.0.0.1.
+
+One importable helper for tests/integration (pytest.ini puts tools/harness on the path),
+tools/harness/openbao-seed.py (its own directory) and tools/bench/vault/bench.py.
+"""
 
 from __future__ import annotations
 
