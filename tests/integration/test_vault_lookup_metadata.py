@@ -9,15 +9,20 @@ import datetime
 import secrets
 import time
 
+from pathlib import Path
+
 import pytest
+import yaml
 from ansible.errors import AnsibleLookupError
 from openbao_dev import classify
 
-DESIGN_PATHS = ["secret/coder/db", "secret/coder/admin", "secret/coder/oidc", "secret/coder/gitlab",
-                "secret/coder/dbcrypt", "secret/coder/tls", "secret/coder/backup"]
-# The world seeds db, admin and tls; the report reads all seven.
-MISSING = {"coder/oidc": ["client_id", "client_secret"], "coder/gitlab": ["client_id", "client_secret"],
-           "coder/dbcrypt": ["keys"], "coder/backup": ["restic_password"]}
+SECRET_MAP = yaml.safe_load((Path(__file__).resolve().parents[2] / "playbooks" / "vars" / "secret_map.yml").read_text())[
+    "g448_secret_map"]
+# The paths whose age the report reads: the secret map's secrets with a card row.
+DESIGN_PATHS = [entry["path"] for entry in SECRET_MAP.values() if entry.get("card")]
+# The world seeds db, admin and tls; this module writes the others the report reads.
+MISSING = {entry["path"].partition("/")[2]: list(entry["fields"]) for entry in SECRET_MAP.values()
+           if entry.get("card") and entry["path"] not in ("secret/coder/db", "secret/coder/admin", "secret/coder/tls")}
 
 
 def parse_time(text):
@@ -46,7 +51,8 @@ def test_metadata_of_the_design_paths_is_one_detection_and_one_read_per_path(wor
     metas = lookup(DESIGN_PATHS, metadata=True, **reader)
     again = lookup(["%s:updated_time" % p for p in DESIGN_PATHS], metadata=True, **reader)
     entries = world.bao.audit_requests()[before:]
-    assert classify(entries) == {"requests": 8, "logins": 0, "reads": 7, "other": 1}, entries
+    assert classify(entries) == {"requests": len(DESIGN_PATHS) + 1, "logins": 0, "reads": len(DESIGN_PATHS),
+                                 "other": 1}, entries
     assert sorted(p for op, p in entries if op == "read" and p.startswith("secret/")) == sorted(
         "secret/metadata/" + p.split("/", 1)[1] for p in DESIGN_PATHS)
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -55,8 +61,9 @@ def test_metadata_of_the_design_paths_is_one_detection_and_one_read_per_path(wor
         assert meta["current_version"] >= 1 and str(meta["current_version"]) in meta["versions"]
         assert parse_time(meta["created_time"]) <= parse_time(updated) <= now, path
     # The paths written by this module are younger than the module; the world's are older still valid times.
-    for path in ("secret/coder/oidc", "secret/coder/gitlab", "secret/coder/dbcrypt", "secret/coder/backup"):
-        assert parse_time(again[DESIGN_PATHS.index(path)]) >= start
+    assert len(MISSING) >= 4
+    for path in MISSING:
+        assert parse_time(again[DESIGN_PATHS.index("secret/" + path)]) >= start
     text = repr(metas)
     for secret in list(written.values()) + world.secrets():
         assert secret not in text
@@ -115,13 +122,13 @@ def test_report_pattern_in_a_playbook_reads_each_path_once(world, design, runner
             - name: Check every host got every path
               ansible.builtin.assert:
                 that:
-                  - __meta | length == 7
-                  - __meta.values() | map(attribute='updated_time') | select('match', '^20[0-9-]+T') | list | length == 7
-        """ % {"paths": DESIGN_PATHS}, "-v", env={"VAULT_ADDR": world.url, "VAULT_TOKEN": world.reader_token},
+                  - __meta | length == %(count)d
+                  - __meta.values() | map(attribute='updated_time') | select('match', '^20[0-9-]+T') | list | length == %(count)d
+        """ % {"paths": DESIGN_PATHS, "count": len(DESIGN_PATHS)}, "-v", env={"VAULT_ADDR": world.url, "VAULT_TOKEN": world.reader_token},
         hosts=("h1", "h2", "h3"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     counts = classify(world.bao.audit_requests()[before:])
-    assert counts == {"requests": 8, "logins": 0, "reads": 7, "other": 1}, counts
-    assert "secret/coder/backup v1 20" in result.stdout
+    assert counts == {"requests": len(DESIGN_PATHS) + 1, "logins": 0, "reads": len(DESIGN_PATHS), "other": 1}, counts
+    assert "%s v1 20" % SECRET_MAP["backup"]["path"] in result.stdout
     for secret in list(design[1].values()) + world.secrets():
         assert secret not in result.stdout + result.stderr
