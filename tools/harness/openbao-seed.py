@@ -68,14 +68,29 @@ def secret_map(path=SECRET_MAP):
     return yaml.safe_load(Path(path).read_text())["g448_secret_map"]
 
 
+def word(prefix):
+    return "%s-%s" % (prefix, secrets.token_urlsafe(18))
+
+
+# A fresh value per field format of the map: (prefix, pem) -> value; pem(0) and pem(1) are one
+# certificate and its key for the site host and its wildcard.
+FORMATS = {
+    "text": lambda prefix, pem: word(prefix),
+    "username": lambda prefix, pem: "admin",
+    "email": lambda prefix, pem: "admin@448.global",
+    "password_in_url": lambda prefix, pem: word(prefix) + "/@:?#",  # characters the connection URL must encode
+    "base64_keys": lambda prefix, pem: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "pem_certificate": lambda prefix, pem: pem(0),
+    "pem_private_key": lambda prefix, pem: pem(1),
+    "coder_license": lambda prefix, pem: test_licence(),
+}
+
+
 def fresh_secrets(site_host, secrets_map=None):
     """One value per field of every secret of the map, by path within its mount (coder/db).
 
     Each value is made in its field's format; text values are distinct, long and greppable.
     """
-    def word(prefix):
-        return "%s-%s" % (prefix, secrets.token_urlsafe(18))
-
     pair = []
 
     def pem(index):
@@ -83,25 +98,15 @@ def fresh_secrets(site_host, secrets_map=None):
             pair.extend(wildcard_pair(site_host))
         return pair[index]
 
-    formats = {
-        "text": word,
-        "username": lambda prefix: "admin",
-        "email": lambda prefix: "admin@448.global",
-        "password_in_url": lambda prefix: word(prefix) + "/@:?#",  # characters the connection URL must encode
-        "base64_keys": lambda prefix: base64.b64encode(secrets.token_bytes(32)).decode(),
-        "pem_certificate": lambda prefix: pem(0),
-        "pem_private_key": lambda prefix: pem(1),
-        "coder_license": lambda prefix: test_licence(),
-    }
     values = {}
     for key, entry in (secret_map() if secrets_map is None else secrets_map).items():
         mount, _sep, path = entry["path"].partition("/")
         if mount != "secret" or not path:
             raise ValueError("%s: the seed writes to the KV v2 mount secret/, not %s" % (key, entry["path"]))
-        unknown = sorted(set(entry["fields"].values()) - set(formats))
+        unknown = sorted(set(entry["fields"].values()) - set(FORMATS))
         if unknown:
             raise ValueError("%s: no seed for the format(s) %s" % (key, ", ".join(unknown)))
-        values[path] = {field: formats[fmt]("%s-%s" % (key, field)) for field, fmt in entry["fields"].items()}
+        values[path] = {field: FORMATS[fmt]("%s-%s" % (key, field), pem) for field, fmt in entry["fields"].items()}
     return values
 
 
