@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""The g448.devenv.apt_preflight module: make a Debian host's package manager usable before a role's apt tasks."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: apt_preflight
+author:
+  - g448 platform team (@g448)
+version_added: 1.1.0
+short_description: Finish a dpkg run a crash interrupted, and tell whether apt holds a package index
+description:
+  - A crash during an earlier package install (power loss, OOM kill) leaves dpkg interrupted, with its journal
+    in C(/var/lib/dpkg/updates) or packages left C(unpacked), C(half-configured), C(triggers-awaited) or
+    C(triggers-pending); every later apt run refuses to start until C(dpkg --configure -a) finishes it. This
+    module finds that state and runs C(dpkg --force-confdef --force-confold --configure -a) (noninteractive),
+    once, before a role's package tasks.
+  - It also returns whether C(/var/lib/apt/lists) holds any package index (C(*_Packages*)). A fresh image may
+    carry an empty but recent lists directory, which C(cache_valid_time) of M(ansible.builtin.apt) would trust;
+    a role refreshes the cache whatever its age when RV(package_index) is V(false).
+  - Every role of the collection opens its install step with this one task, so each role stays standalone.
+options:
+  dpkg_updates_dir:
+    description: dpkg's journal directory (tests point it elsewhere).
+    type: path
+    default: /var/lib/dpkg/updates
+  apt_lists_dir:
+    description: apt's package lists directory.
+    type: path
+    default: /var/lib/apt/lists
+attributes:
+  check_mode:
+    support: full
+    details: Reports RV(changed) when a repair is due, without running dpkg.
+  diff_mode:
+    support: none
+  platform:
+    support: full
+    platforms: debian
+notes:
+  - Needs root (C(become)) to repair.
+seealso:
+  - module: ansible.builtin.apt
+"""
+
+EXAMPLES = r"""
+- name: Ensure dpkg is usable and learn whether apt holds a package index
+  g448.devenv.apt_preflight:
+  register: __myrole_apt
+
+- name: Ensure the role's packages are installed
+  ansible.builtin.apt:
+    name: [jq]
+    update_cache: true
+    cache_valid_time: "{{ 3600 if __myrole_apt.package_index else 0 }}"
+"""
+
+RETURN = r"""
+repaired:
+  description: Whether dpkg needed C(--configure -a) (in check mode, whether it would have run).
+  returned: always
+  type: bool
+  sample: false
+reasons:
+  description: What showed that dpkg was interrupted (journal entries, packages and their states).
+  returned: always
+  type: list
+  elements: str
+  sample: ["journal entry 0003", "half-configured g448-dpkg-crash"]
+package_index:
+  description: Whether the apt lists directory holds at least one package index.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+UNFINISHED_STATES = ("unpacked", "half-configured", "triggers-awaited", "triggers-pending")
+_JOURNAL_ENTRY = re.compile(r"^[0-9]+$")
+
+
+def journal_entries(names):
+    """The names of dpkg journal files (all digits) among a directory's entries, sorted."""
+    return sorted(name for name in names if _JOURNAL_ENTRY.match(name))
+
+
+def unfinished_packages(status_text):
+    """The 'state package' lines of dpkg-query output whose state an interrupted run leaves behind."""
+    found = []
+    for line in status_text.splitlines():
+        state, _, package = line.strip().partition(" ")
+        if state in UNFINISHED_STATES and package:
+            found.append("%s %s" % (state, package))
+    return found
+
+
+def has_package_index(names):
+    """Whether apt's lists directory entries include a package index."""
+    return any("_Packages" in name for name in names)
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dpkg_updates_dir=dict(type="path", default="/var/lib/dpkg/updates"),
+            apt_lists_dir=dict(type="path", default="/var/lib/apt/lists"),
+        ),
+        supports_check_mode=True,
+    )
+    dpkg_query = module.get_bin_path("dpkg-query", required=True)
+    rc, out, err = module.run_command([dpkg_query, "--show", "--showformat=${db:Status-Status} ${binary:Package}\\n"])
+    if rc != 0:
+        module.fail_json(msg="dpkg-query could not list the packages: %s" % (err.strip() or out.strip()), rc=rc)
+
+    reasons = ["journal entry %s" % name for name in journal_entries(_listdir(module.params["dpkg_updates_dir"]))]
+    reasons += unfinished_packages(out)
+    result = dict(changed=bool(reasons), repaired=bool(reasons), reasons=reasons)
+
+    if reasons and not module.check_mode:
+        dpkg = module.get_bin_path("dpkg", required=True)
+        rc, out, err = module.run_command(
+            [dpkg, "--force-confdef", "--force-confold", "--configure", "-a"],
+            environ_update={"DEBIAN_FRONTEND": "noninteractive"},
+        )
+        if rc != 0:
+            module.fail_json(msg="dpkg --configure -a failed: %s" % (err.strip() or out.strip()), rc=rc, **result)
+
+    result["package_index"] = has_package_index(_listdir(module.params["apt_lists_dir"]))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
