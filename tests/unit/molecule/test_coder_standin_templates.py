@@ -19,7 +19,7 @@ _SPEC = importlib.util.spec_from_file_location("coder_standin_templates", REPO /
 standin = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(standin)
 
-DOCKER = (REPO / "roles/coder/files/templates/docker/main.tf").read_text(encoding="utf-8")
+DOCKER = (REPO / "roles/coder/files/coder_templates/docker/main.tf").read_text(encoding="utf-8")
 
 REQUIRED = '''
 variable "region" {

@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """Static checks of the Coder Docker workspace template.
 
-Parses roles/coder/files/templates/docker/main.tf with python-hcl2 and asserts
+Parses roles/coder/files/coder_templates/docker/main.tf with python-hcl2 and asserts
 what the service card needs from it: a persistent home volume, Coder labels,
 bounded limits, no privileged mode, no Docker socket, and Git through Coder's
 GitLab external auth instead of personal access tokens.
@@ -17,7 +17,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "roles/coder/files/templates/docker/main.tf"
+TEMPLATE = Path(__file__).resolve().parents[3] / "roles/coder/files/coder_templates/docker/main.tf"
 LABELS = {"coder.owner", "coder.owner_id", "coder.workspace_id", "coder.workspace_name"}
 # The label whose value the workspace host applies as the container's pids limit (g448.devenv.workspace_host).
 PIDS_LABEL = "g448.devenv.pids_limit"
