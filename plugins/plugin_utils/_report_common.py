@@ -20,14 +20,15 @@ import datetime
 import time
 
 
-# The backup job's status file (g448.devenv.backup, Prometheus textfile format).
-M_LAST_SUCCESS = "g448_backup_last_success_timestamp_seconds"
-M_LAST_RUN = "g448_backup_last_run_timestamp_seconds"
-M_LAST_RUN_OK = "g448_backup_last_run_success"
-M_SIZE = "g448_backup_last_snapshot_size_bytes"
-M_ADDED = "g448_backup_last_snapshot_added_bytes"
-M_CHECK_TIME = "g448_backup_check_last_run_timestamp_seconds"
-M_CHECK_OK = "g448_backup_check_last_success"
+# Keys of backup_status.metrics: g448.devenv.backup's status entry point parses the job's status
+# file (its metric names are the role's own) and returns the samples under these keys.
+M_LAST_SUCCESS = "last_success"
+M_LAST_RUN = "last_run"
+M_LAST_RUN_OK = "last_run_ok"
+M_SIZE = "snapshot_size_bytes"
+M_ADDED = "snapshot_added_bytes"
+M_CHECK_TIME = "check_last_run"
+M_CHECK_OK = "check_ok"
 
 GROUPS = ("coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup")
 WORKSPACE_LABEL = "coder.workspace_id"

@@ -27,10 +27,6 @@ from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import
 CODER_DEFAULT_MAX_TOKEN_LIFETIME_HOURS = 876000.0
 CODER_DEFAULT_MAX_ADMIN_TOKEN_LIFETIME_HOURS = 168.0
 
-# The workspace_host role's record of the isolation-weakening settings it was told to accept
-# (workspace_host_allow_unsafe): {"accepted": [{"id", "setting", "risk"}, ...]}.
-UNSAFE_RECORD = "/etc/g448/workspace-host-unsafe.json"
-
 # A workspace risk is PASS only on the evidence of a workspace container; without one it is unknown.
 NO_WORKSPACE = "unknown: no workspace container on this host to inspect"
 
@@ -184,7 +180,7 @@ def _isolation_checks(ev):
     else:
         checks.append((None, "Docker does not answer, so userns-remap is unknown"))
     checks.extend(_daemon_isolation_checks(_d(docker.get("daemon"))))
-    checks.extend(_unsafe_record_checks(docker.get("unsafe")))
+    checks.extend(_unsafe_record_checks(docker.get("unsafe"), _s(docker.get("unsafe_record")) or "its record file"))
     containers = _workspace_containers(ev)
     if containers:
         privileged = [_container_name(c) for c in containers if _d(c.get("HostConfig")).get("Privileged")]
@@ -240,16 +236,19 @@ def _daemon_isolation_checks(daemon):
     return checks
 
 
-def _unsafe_record_checks(record):
-    """One FAIL per isolation-weakening setting the workspace_host role was told to accept, naming it."""
+def _unsafe_record_checks(record, where):
+    """One FAIL per isolation-weakening setting the workspace_host role was told to accept, naming it.
+
+    ``record`` is workspace_host_status.unsafe, read from ``where`` (workspace_host_status.unsafe_record):
+    ``{"accepted": [{"id", "setting", "risk"}, ...]}``."""
     record = _d(record)
     accepted = record.get("accepted")
     if not isinstance(accepted, list):
         return [(None, "the record of accepted isolation-weakening settings (%s) was not read (%s)" % (
-            UNSAFE_RECORD, _s(record.get("error")) or "no record"))]
+            where, _s(record.get("error")) or "no record"))]
     if not accepted:
         return [(True, "no isolation-weakening setting is accepted (workspace_host_allow_unsafe is empty, %s)"
-                 % UNSAFE_RECORD)]
+                 % where)]
     return [(False, "%s is accepted as unsafe (workspace_host_allow_unsafe: %s): %s" % (
         _s(_d(item).get("setting")) or "?", _s(_d(item).get("id")) or "?", _s(_d(item).get("risk")) or "?"))
         for item in accepted]
@@ -284,10 +283,13 @@ def _pat_checks(ev):
 
 def _backup_checks(ev):
     b = _d(ev.get("backup"))
-    status = _d(b.get("status"))
+    status = _d(b.get("metrics"))
     now = _now(ev)
     checks = []
-    for unit in ("g448-backup.timer", "g448-backup-check.timer"):
+    units = _l(b.get("timer_units")) or list(_d(b.get("timers")))
+    if not units:
+        checks.append((False, "no backup timer was read"))
+    for unit in units:
         state = _d(_d(b.get("timers")).get(unit))
         if not state or state.get("LoadState") == "not-found":
             checks.append((False, "%s is not installed" % unit))

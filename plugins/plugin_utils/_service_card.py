@@ -23,22 +23,12 @@ from ansible_collections.g448.devenv.plugins.plugin_utils._report_common import 
 )
 from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import parse_time
 from ansible_collections.g448.devenv.plugins.plugin_utils._risk_audit import _pat_checks
+from ansible_collections.g448.devenv.plugins.plugin_utils._secret_map import card_rows, secret_path
 from ansible_collections.g448.devenv.plugins.plugin_utils._service_card_infra import (
     _card_coder_version, _card_database, _card_ports, _card_provisioner, _card_proxy, _card_public_ips, _card_tls,
     _card_workspaces,
 )
 
-
-# The deployment's Vault paths (README, "Interfaces between the roles") and the card rows they back.
-VAULT_ROWS = (
-    ("Coder admin login", "secret/coder/admin"),
-    ("Database password", "secret/coder/db"),
-    ("Workspace template Git tokens (GitLab OAuth app of external auth)", "secret/coder/gitlab"),
-    ("OIDC client (Authentik)", "secret/coder/oidc"),
-    ("Database encryption keys (external tokens)", "secret/coder/dbcrypt"),
-    ("TLS certificate and key", "secret/coder/tls"),
-    ("Backup repository password", "secret/coder/backup"),
-)
 
 # The rows of the card's authentication section, in the card's order.
 AUTH_ROWS = ("End-user login", "Admin login", "Password login", "MFA", "Token lifetimes", "Workspace SSH keys")
@@ -53,7 +43,8 @@ def _secret_rows(ev):
     max_days = _policy(ev, "secret_max_age_days")
     now = _now(ev)
     rows = []
-    for label, path in VAULT_ROWS:
+    # The secrets with a card row in the secret map (playbooks/vars/secret_map.yml), at their paths.
+    for label, path in card_rows(_d(vault.get("paths"))):
         if not vault.get("configured"):
             rows.append(dict(_row(label, None, reason=_s(vault.get("reason")) or "no Vault address"), path=path))
             continue
@@ -111,9 +102,10 @@ def _auth_rows(ev, groups):
         login = "OIDC, issuer %s%s" % (issuer, ", email domains %s" % domains if domains else "")
     else:
         login = "local accounts (no OIDC issuer is set)"
-    admin_meta = _d(_d(_d(ev.get("vault")).get("secrets")).get("secret/coder/admin"))
+    admin_path = secret_path("admin", _d(_d(ev.get("vault")).get("paths")))
+    admin_meta = _d(_d(_d(ev.get("vault")).get("secrets")).get(admin_path))
     admin = "Coder owner account with a password%s; owners keep password login even when it is disabled" % (
-        " from Vault secret/coder/admin" if admin_meta else "")
+        " from Vault " + admin_path if admin_meta else "")
     password = ("disabled for members (CODER_DISABLE_PASSWORD_AUTH=true)" if disabled
                 else "enabled (CODER_DISABLE_PASSWORD_AUTH=%s)" % (s.get("CODER_DISABLE_PASSWORD_AUTH") or "unset"))
     if issuer:
@@ -216,7 +208,7 @@ def _backup_summary(ev, groups):
         reason = _not_here("coder_backup", ev)
         return [_row(i, None, reason=reason) for i in items]
     b = _d(ev.get("backup"))
-    status = _d(b.get("status"))
+    status = _d(b.get("metrics"))
     now = _now(ev)
     last = status.get(M_LAST_SUCCESS)
     where = "status file %s" % b.get("status_file", "?")
@@ -232,7 +224,7 @@ def _backup_summary(ev, groups):
                          "%s (%s ago)%s" % (_iso(last), _age(last, now), "".join(", " + x for x in bits)), where))
     else:
         rows.append(_row("Last backup", None, where, "no successful backup is recorded (%s)" % (
-            _s(b.get("status_error")) or "no %s in the status file" % M_LAST_SUCCESS)))
+            _s(b.get("status_error")) or "no last success in the status file")))
     count = b.get("snapshots")
     if isinstance(count, str) and count.strip().isdigit():  # ansible-core 2.17 templates the count as text
         count = int(count)
@@ -248,7 +240,7 @@ def _backup_summary(ev, groups):
     else:
         rows.append(_row("Last repository check", None, where, "restic check has not run yet"))
     timers = _d(b.get("timers"))
-    unit = "g448-backup.timer"
+    unit = _s((_l(b.get("timer_units")) or list(timers) or ["the backup timer"])[0])
     timer = _d(timers.get(unit))
     if timer and timer.get("LoadState") != "not-found":
         rows.append(_row("Schedule", "%s %s and %s; next run %s" % (

@@ -18,7 +18,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 REPO = Path(__file__).resolve().parents[4]
-TEMPLATE = (REPO / "roles/coder/files/templates/docker/main.tf").read_text()
+TEMPLATE = (REPO / "roles/coder/files/coder_templates/docker/main.tf").read_text()
 NOW = 1796000000.0  # 2026-11-30 UTC
 DAY = 86400.0
 ALL_GROUPS = ["coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup"]
@@ -88,18 +88,14 @@ def container(name="coder-alice-dev", privileged=False, memory=4096 * 1048576, n
 
 
 def metrics(last=NOW - 3600, check_time=NOW - 2 * DAY, check_ok=1, run_ok=1):
-    """The status file of g448.devenv.backup (roles/backup/templates/g448-backup.sh.j2)."""
-    text = "# HELP g448_backup_last_run_timestamp_seconds Unix time the last backup run ended.\n"
-    text += "# TYPE g448_backup_last_run_timestamp_seconds gauge\n"
-    text += "g448_backup_last_run_timestamp_seconds %d\ng448_backup_last_run_success %d\n" % (NOW - 1800, run_ok)
+    """backup_status.metrics: the job's status file as g448.devenv.backup's status entry point parses it
+    (roles/backup/tasks/status.yml; a metric the file lacks has no key)."""
+    out = {"last_run": float(NOW - 1800), "last_run_ok": float(run_ok)}
     if last is not None:
-        text += "g448_backup_last_success_timestamp_seconds %d\n" % last
-        text += 'g448_backup_last_snapshot_info{snapshot_id="0123abcd4567ef89",host="coder"} 1\n'
-        text += "g448_backup_last_snapshot_size_bytes 12582912\ng448_backup_last_snapshot_added_bytes 1048576\n"
+        out.update(last_success=float(last), snapshot_size_bytes=12582912.0, snapshot_added_bytes=1048576.0)
     if check_time is not None:
-        text += "g448_backup_check_last_run_timestamp_seconds %d\ng448_backup_check_last_success %d\n" % (
-            check_time, check_ok)
-    return text
+        out.update(check_last_run=float(check_time), check_ok=float(check_ok))
+    return out
 
 
 def timer(active="active", enabled="enabled", load="loaded"):
@@ -139,7 +135,7 @@ def healthy(filters):
                             "SecurityOptions": ["name=seccomp,profile=builtin", "name=userns", "name=cgroupns"]},
                    "daemon": {"userns-remap": "default", "cgroup-parent": "workspaces.slice", "no-new-privileges": True,
                               "icc": False},
-                   "unsafe": {"accepted": []},
+                   "unsafe": {"accepted": []}, "unsafe_record": "/etc/g448/workspace-host-unsafe.json",
                    "containers": [ws],
                    "container_cgroups": {ws["Id"]: "0::/workspaces.slice/docker-%s.scope\n" % ws["Id"]},
                    "volumes": [{"Name": "coder-coder-alice-dev-home", "Labels": "coder.workspace_id=1"}],
@@ -149,7 +145,7 @@ def healthy(filters):
                    "iptables": {"DOCKER-USER": "-N DOCKER-USER\n-A DOCKER-USER -j G448-WS-FORWARD\n-A DOCKER-USER -j RETURN\n",
                                 "INPUT": "-P INPUT ACCEPT\n-A INPUT -i docker0 -j G448-WS-HOST\n"},
                    "forward_chain": "G448-WS-FORWARD", "host_chain": "G448-WS-HOST"},
-        "template": {"source": "roles/coder/files/templates/docker/main.tf", "text": TEMPLATE},
+        "template": {"source": "roles/coder/files/coder_templates/docker/main.tf", "text": TEMPLATE},
         "postgres": {"version": "15.10", "database": "coder",
                      "databases": {"coder": {"size": 8 * 1048576, "owner": "coder"}, "postgres": {"size": 7 * 1048576}},
                      "hba": [{"type": "local", "database": ["all"], "user_name": ["postgres"], "auth_method": "peer"},
@@ -159,8 +155,9 @@ def healthy(filters):
                               "auth_method": "reject"}],
                      "password_encryption": "scram-sha-256"},
         "backup": {"status_file": "/var/lib/prometheus/node-exporter/g448_backup.prom",
-                   "status": filters["prometheus_metrics"](metrics()),
+                   "metrics": metrics(),
                    "snapshots": 12, "repository": "/var/backups/g448-restic", "snapshot_id": "0123abcd4567ef89",
+                   "timer_units": ["g448-backup.timer", "g448-backup-check.timer"],
                    "timers": {"g448-backup.timer": timer(), "g448-backup-check.timer": timer()}},
         "vault": {"configured": True, "address": "https://vault.448.global:8200",
                   "secrets": {p: {"current_version": 2, "updated_time": "2026-11-20T10:00:00.123456789Z",
@@ -182,6 +179,14 @@ def verdicts(filters, evidence):
 
 def text_of(risk):
     return "\n".join(risk["evidence"])
+
+
+def judged(filters, evidence, key, verdict, expect):
+    """The risk ``key``, asserted to be ``verdict`` with an evidence line that starts with ``expect``."""
+    risk = risks(filters, evidence)[key]
+    assert risk["verdict"] == verdict
+    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    return risk
 
 
 def rows(card):
@@ -289,11 +294,17 @@ def test_backup_timers_must_be_active_and_enabled(filters, healthy, unit, state,
     assert (risk["verdict"], expect in risk["evidence"]) == ("FAIL", True), risk
 
 
+def test_the_backup_risk_fails_when_no_timer_was_read(filters, healthy):
+    healthy["backup"].update(timer_units=[], timers={})
+    risk = risks(filters, healthy)["backups"]
+    assert (risk["verdict"], "[FAIL] no backup timer was read" in risk["evidence"]) == ("FAIL", True), risk
+
+
 @pytest.mark.parametrize("status, verdict, expect", [
     (metrics(last=NOW - 30 * 3600), "FAIL", "[FAIL] last successful backup 2026-11-28 18:53 UTC (30.0 h ago), "
                                             "policy at most 26h"),
     (metrics(last=None), "FAIL", "[FAIL] no successful backup is recorded in"),
-    ("", "FAIL", "[FAIL] no backup status: "),
+    ({}, "FAIL", "[FAIL] no backup status: "),
     (metrics(check_ok=0), "FAIL", "[FAIL] last restic check 2026-11-28 00:53 UTC (2 days ago): FAILED"),
     (metrics(check_time=None), "WARN", "[WARN] restic check has not run yet"),
     (metrics(run_ok=0), "WARN", "[WARN] the last backup run, 2026-11-30 00:23 UTC (30 min ago), failed"),
@@ -301,10 +312,8 @@ def test_backup_timers_must_be_active_and_enabled(filters, healthy, unit, state,
                                                  "passed, older than the 8-day policy"),
 ])
 def test_backup_age_and_check_result(filters, healthy, status, verdict, expect):
-    healthy["backup"]["status"] = filters["prometheus_metrics"](status)
-    risk = risks(filters, healthy)["backups"]
-    assert risk["verdict"] == verdict
-    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    healthy["backup"]["metrics"] = status
+    judged(filters, healthy, "backups", verdict, expect)
 
 
 # ------------------------------------------------------------------------ PAT risk
@@ -323,9 +332,7 @@ def test_backup_age_and_check_result(filters, healthy, status, verdict, expect):
 ])
 def test_pat_proliferation_fails_on_long_lifetimes_missing_external_auth_or_stored_tokens(filters, healthy, changes, expect):
     healthy["coder"]["env"] = filters["coder_env_summary"](env_with(**changes))
-    risk = risks(filters, healthy)["pat_proliferation"]
-    assert risk["verdict"] == "FAIL"
-    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    risk = judged(filters, healthy, "pat_proliferation", "FAIL", expect)
     for value in ("glpat-AAAA", "ghp_0123", "abcdefghij-0123"):
         assert value not in text_of(risk)
 
@@ -360,9 +367,7 @@ def test_an_unreadable_env_file_makes_the_pat_risk_warn(filters, healthy):
 ])
 def test_shared_host_isolation_failures(filters, healthy, change, expect):
     change(healthy)
-    risk = risks(filters, healthy)["shared_host"]
-    assert risk["verdict"] == "FAIL"
-    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    judged(filters, healthy, "shared_host", "FAIL", expect)
 
 
 # Settings the workspace_host role refuses unless accepted by name (workspace_host_allow_unsafe):
@@ -374,12 +379,12 @@ def test_shared_host_isolation_failures(filters, healthy, change, expect):
       "root in a workspace container is root on the host"]),
     ([{"id": "metadata_reachable", "setting": 'workspace_host_isolation_denied_destinations: []',
        "risk": "workspaces reach the cloud metadata address 169.254.169.254 (instance credentials)"},
-      {"id": "remote_key_unrestricted", "setting": 'workspace_host_remote_key_options: ""', "risk": "a shell"}],
+      {"id": "docker_ssh_key_unrestricted", "setting": 'workspace_host_docker_ssh_key_options: ""', "risk": "a shell"}],
      ["[FAIL] workspace_host_isolation_denied_destinations: [] is accepted as unsafe "
       "(workspace_host_allow_unsafe: metadata_reachable): workspaces reach the cloud metadata address 169.254.169.254 "
       "(instance credentials)",
-      '[FAIL] workspace_host_remote_key_options: "" is accepted as unsafe '
-      "(workspace_host_allow_unsafe: remote_key_unrestricted): a shell"]),
+      '[FAIL] workspace_host_docker_ssh_key_options: "" is accepted as unsafe '
+      "(workspace_host_allow_unsafe: docker_ssh_key_unrestricted): a shell"]),
 ], ids=["userns", "metadata-and-key"])
 def test_accepted_unsafe_settings_fail_the_shared_host_risk_naming_them(filters, healthy, accepted, expect):
     healthy["docker"]["unsafe"] = {"accepted": accepted}
@@ -399,10 +404,8 @@ def test_no_accepted_unsafe_setting_says_so(filters, healthy):
 @pytest.mark.parametrize("record", [{"error": "file not found"}, {}, {"accepted": "userns_remap_off"}])
 def test_an_unreadable_unsafe_record_makes_the_shared_host_risk_warn(filters, healthy, record):
     healthy["docker"]["unsafe"] = record
-    risk = risks(filters, healthy)["shared_host"]
-    assert risk["verdict"] == "WARN"
-    assert any(e.startswith("[WARN] the record of accepted isolation-weakening settings "
-                            "(/etc/g448/workspace-host-unsafe.json) was not read") for e in risk["evidence"])
+    judged(filters, healthy, "shared_host", "WARN", "[WARN] the record of accepted isolation-weakening settings "
+           "(/etc/g448/workspace-host-unsafe.json) was not read")
 
 
 @pytest.mark.parametrize("change, expect", [
@@ -420,9 +423,7 @@ def test_an_unreadable_unsafe_record_makes_the_shared_host_risk_warn(filters, he
 ])
 def test_daemon_settings_that_weaken_isolation_fail(filters, healthy, change, expect):
     change(healthy["docker"]["daemon"])
-    risk = risks(filters, healthy)["shared_host"]
-    assert risk["verdict"] == "FAIL"
-    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    judged(filters, healthy, "shared_host", "FAIL", expect)
 
 
 def test_docker_api_on_tcp_with_tlsverify_passes(filters, healthy):
@@ -456,9 +457,7 @@ def test_unreadable_iptables_makes_the_shared_host_risk_warn(filters, healthy):
 ])
 def test_resource_limits_failures(filters, healthy, change, expect):
     change(healthy)
-    risk = risks(filters, healthy)["resource_exhaustion"]
-    assert risk["verdict"] == "FAIL"
-    assert any(e.startswith(expect) for e in risk["evidence"]), risk["evidence"]
+    judged(filters, healthy, "resource_exhaustion", "FAIL", expect)
 
 
 def test_an_unread_slice_tasks_max_makes_resource_exhaustion_warn(filters, healthy):
@@ -706,14 +705,13 @@ def test_the_evidence_is_not_modified(filters, healthy):
 
 def test_now_defaults_to_the_current_time(filters, healthy):
     del healthy["now"]
-    healthy["backup"]["status"] = filters["prometheus_metrics"](metrics(last=time.time() - 60,
-                                                                        check_time=time.time() - DAY))
+    healthy["backup"]["metrics"] = metrics(last=time.time() - 60, check_time=time.time() - DAY)
     assert verdicts(filters, healthy)["backups"] == "PASS"
 
 
 def test_backup_rows_say_what_was_not_read(filters, healthy):
     healthy["backup"].update(snapshots=None, snapshots_error="Fatal: unable to open repository at /srv/restic",
-                             repository="", repository_error="file not found", status={},
+                             repository="", repository_error="file not found", metrics={},
                              status_error="file not found: /var/lib/prometheus/node-exporter/g448_backup.prom")
     del healthy["backup"]["timers"]["g448-backup.timer"]
     r = rows(filters["service_card"](healthy))
