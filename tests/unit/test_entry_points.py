@@ -142,7 +142,7 @@ def test_the_operational_playbooks_use_entry_points(name):
     included = _role_includes(ROOT / "playbooks" / name)
     assert included, "%s includes no role entry point" % name
     if name != "restore.yml":
-        assert {e for _, e in included} == {"status"}
+        assert {entry for role, entry in included} == {"status"}
 
 
 @pytest.mark.parametrize("name", OPERATIONAL)
@@ -153,7 +153,7 @@ def test_the_operational_playbooks_name_no_role_internals(name):
 
 
 def test_restore_runs_the_coder_entry_points_in_order():
-    order = [(r, e) for r, e in _role_includes(ROOT / "playbooks" / "restore.yml")]
+    order = _role_includes(ROOT / "playbooks" / "restore.yml")
     assert order == [("backup", "restore_fetch"), ("coder", "stop"), ("backup", "restore_apply"),
                      ("coder", "start"), ("coder", "health")]
     assert all(play.get("any_errors_fatal") is True for play in _load(ROOT / "playbooks" / "restore.yml"))
