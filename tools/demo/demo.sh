@@ -69,14 +69,14 @@ server() {
   if [[ -z $(docker ps --quiet --filter "name=^$NAME\$") ]]; then
     docker rm --force "$NAME" >/dev/null 2>&1 || true
     # A systemd container that can run Docker itself (the workspaces): the
-    # capabilities and security options of the Molecule scenarios' nested-Docker
-    # platform (.env.yml), a named volume for /var/lib/docker. No --privileged.
+    # capabilities and security options of the Molecule scenarios' platform
+    # (G448_PLATFORM in .env.yml), a named volume for /var/lib/docker. No --privileged.
     local nested
     mapfile -t nested < <("$PY" -c '
 import yaml
-env = yaml.safe_load(open(".env.yml"))
-for flag, key in (("--cap-add=", "CAPABILITIES"), ("--security-opt=", "SECURITY_OPTS")):
-    for value in yaml.safe_load(env["G448_NESTED_DOCKER_" + key]):
+platform = yaml.safe_load("{%s}" % yaml.safe_load(open(".env.yml"))["G448_PLATFORM"])
+for flag, key in (("--cap-add=", "capabilities"), ("--security-opt=", "security_opts")):
+    for value in platform[key]:
         print(flag + value)')
     ((${#nested[@]})) || { echo "demo: no nested-Docker flags read from .env.yml" >&2; exit 1; }
     docker run --detach --name "$NAME" --hostname "$NAME" \
