@@ -125,6 +125,18 @@ def test_no_scenario_restates_the_base_group_vars(path):
         assert not same, f"{path} group_vars.{group} restates the base config's {sorted(same)}"
 
 
+def test_the_nested_docker_settings_are_the_demo_inventory_s():
+    """Molecule writes no inline group_vars for a scenario with inventory.links: molecule/production
+    links the demo inventory's, which the base config's must equal (one machine shape)."""
+    demo = REPO / "inventories/demo/group_vars/coder_workspace_hosts"
+    link = REPO / "molecule/production/group_vars/coder_workspace_hosts"
+    assert link.is_symlink() and link.resolve() == demo.resolve()
+    assert "links" in load(REPO / "molecule/production/molecule.yml")["provisioner"]["inventory"]
+    assert load(BASE)["provisioner"]["inventory"]["group_vars"]["all"] == yaml.safe_load((demo / "main.yml").read_text())
+    for path in (REPO / "molecule/production/group_vars").rglob("*.yml"):
+        assert not {k for k in yaml.safe_load(path.read_text()) or {} if k.startswith("workspace_host_docker")}, path
+
+
 def test_demo_container_uses_the_env_file():
     demo = (REPO / "tools/demo/demo.sh").read_text()
     assert ".env.yml" in demo and "G448_PLATFORM" in demo
