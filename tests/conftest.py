@@ -51,3 +51,21 @@ def ansible_doc(collections_root, tmp_path):
         return re.sub(r"\s+", " ", result.stdout)
 
     return run
+
+
+@pytest.fixture
+def vault_worker(vc, monkeypatch, tmp_path):
+    """Makes this process a fresh worker of the g448.devenv.vault lookup, for the suite's ``lookup``
+    fixture: no VAULT_*, BAO_* or G448_VAULT_* variable, HOME at tmp_path/"home" (empty), the token
+    cache at tmp_path/"token-cache", the plugin's process caches empty (again after the test).
+    ``vc`` is the suite's fixture: the collection's _vault_client module."""
+    for name in list(os.environ):
+        if name.startswith(("VAULT_", "BAO_", "G448_VAULT_")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
+    vc.reset_process_caches()
+    yield vc
+    vc.reset_process_caches()

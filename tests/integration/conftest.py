@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 from openbao_dev import BIN, Bao, generate_pem_pair, make_jwt  # tools/harness (pytest.ini)
 
 ENV_PREFIXES = ("VAULT_", "BAO_", "G448_VAULT_", "ANSIBLE_")
@@ -165,29 +166,20 @@ def vc(collections_root):
 
 
 @pytest.fixture
-def lookup(vc, monkeypatch, tmp_path):
+def lookup(vault_worker, monkeypatch):
     """Run the plugin in this process, as one worker would, with clean env and caches."""
     from ansible.plugins.loader import lookup_loader
 
-    for name in list(os.environ):
-        if name.startswith(("VAULT_", "BAO_", "G448_VAULT_")):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
-    vc.reset_process_caches()
     # In this process the run is pytest itself: a real watcher would wait for the whole session.
     # The ansible-playbook tests (test_vault_token_lifetime.py) run the real ones.
-    monkeypatch.setattr(vc, "_spawn_watcher", lambda job: True)
+    monkeypatch.setattr(vault_worker, "_spawn_watcher", lambda job: True)
     plugin = lookup_loader.get("g448.devenv.vault")
 
     def call(terms, variables=None, **kwargs):
         terms = terms if isinstance(terms, list) else [terms]
         return plugin.run(terms, variables=variables or {}, **kwargs)
 
-    yield call
-    vc.reset_process_caches()
+    return call
 
 
 class Runner:
@@ -242,6 +234,20 @@ class Runner:
         cmd = [str(BIN / "ansible-playbook"), "-i", str(self.inventory(hosts)), str(play), *args]
         return subprocess.run(cmd, cwd=self.workdir, env=self.env(env), capture_output=True, text=True,
                               timeout=timeout, check=False)
+
+    def play(self, title, tasks, *args, play_vars=None, **kwargs):
+        """``playbook`` of ``one_play(title, tasks, play_vars)``."""
+        return self.playbook(self.one_play(title, tasks, play_vars), *args, **kwargs)
+
+    @staticmethod
+    def one_play(title, tasks, play_vars=None):
+        """The text of a playbook of one play ``title`` on every host, without facts: the task list
+        ``tasks`` (YAML text, indented as you like) with the play variables ``play_vars`` (a dict)."""
+        head = {"name": title, "hosts": "all", "gather_facts": False}
+        if play_vars:
+            head["vars"] = play_vars
+        return ("---\n" + yaml.safe_dump([head], sort_keys=False, width=1000) + "  tasks:\n"
+                + textwrap.indent(textwrap.dedent(tasks), "    "))
 
     def doc(self, *args):
         return subprocess.run([str(BIN / "ansible-doc"), *args], cwd=self.workdir, env=self.env(),

@@ -56,6 +56,16 @@ INVENTORY_LISTS = {
 }
 
 
+def write_inventory(path, lists, proxy="h1"):
+    """An inventory of local hosts at ``path``: h1 the Coder server, ``proxy`` the Coder proxy, the
+    group variables ``lists`` (lists of the inventory the map feeds an entry of)."""
+    path.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", **lists},
+        "children": {"coder_server": {"hosts": {"h1": {}}}, "coder_proxy": {"hosts": {proxy: {}}}},
+    }}, sort_keys=False))
+    return path
+
+
 def seed(world, paths):
     """A namespace of its own whose KV v2 mount 'secret' holds ``paths``; returns (namespace, values)."""
     namespace = "opt-" + secrets.token_hex(4)
@@ -115,16 +125,7 @@ def run_secrets(runner, world, namespace, expected, inventory=None, extra_args=(
               no_log: true
         """))
     if inventory is None:
-        inventory = runner.workdir / "hosts.yml"
-        inventory.write_text(textwrap.dedent("""\
-            all:
-              vars:
-                ansible_connection: local
-            %s
-              children:
-                coder_server: {hosts: {h1: {}}}
-                coder_proxy: {hosts: {h1: {}}}
-            """) % "\n".join("    %s: %s" % (name, json.dumps(items)) for name, items in INVENTORY_LISTS.items()))
+        inventory = write_inventory(runner.workdir / "hosts.yml", INVENTORY_LISTS)
     variables = {"g448_vault_url": world.url, "g448_vault_namespace": namespace, "g448_vault_auth_method": "token"}
     variables.update(extra_vars or {})
     cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(pdir / "check.yml"),
@@ -199,19 +200,9 @@ def test_a_missing_required_secret_stops_the_run_naming_its_path(world, runner, 
 
 def test_an_external_auth_provider_without_its_gitlab_secret_is_refused(world, runner):
     namespace, values = seed(world, required())
-    inventory = runner.workdir / "hosts-gitlab.yml"
-    inventory.write_text(textwrap.dedent("""\
-        all:
-          vars:
-            ansible_connection: local
-            coder_external_auth_providers:
-              - id: gitlab
-                type: gitlab
-          children:
-            coder_server: {hosts: {h1: {}}}
-            coder_proxy: {hosts: {h2: {}}}
-        """))
-    expected = expected_of(values, lists={"coder_external_auth_providers": [{"id": "gitlab", "type": "gitlab"}]})
+    lists = {"coder_external_auth_providers": [{"id": "gitlab", "type": "gitlab"}]}
+    inventory = write_inventory(runner.workdir / "hosts-gitlab.yml", lists, proxy="h2")
+    expected = expected_of(values, lists=lists)
     result = run_secrets(runner, world, namespace, expected, inventory=inventory)
     output = result.stdout + result.stderr
     assert result.returncode != 0

@@ -101,29 +101,24 @@ def test_metadata_of_an_absent_path_gives_the_default(world, lookup):
 def test_report_pattern_in_a_playbook_reads_each_path_once(world, design, runner):
     """The report's pattern: one run_once task collects every path's metadata for all hosts."""
     before = len(world.bao.audit_requests())
-    result = runner.playbook("""\
-        ---
-        - name: Collect the age of every secret of the deployment once
-          hosts: all
-          gather_facts: false
-          tasks:
-            - name: Ensure the metadata of every path is collected once
-              ansible.builtin.set_fact:
-                __meta: "{{ dict(paths | zip(query('g448.devenv.vault', *paths, metadata=true, default=none))) }}"
-              run_once: true
-              vars:
-                paths: %(paths)s
+    result = runner.play("Collect the age of every secret of the deployment once", """\
+        - name: Ensure the metadata of every path is collected once
+          ansible.builtin.set_fact:
+            __meta: "{{ dict(paths | zip(query('g448.devenv.vault', *paths, metadata=true, default=none))) }}"
+          run_once: true
+          vars:
+            paths: %(paths)s
 
-            - name: Show the ages
-              ansible.builtin.debug:
-                msg: "{{ item.key }} v{{ item.value.current_version }} {{ item.value.updated_time }}"
-              loop: "{{ __meta | dict2items }}"
+        - name: Show the ages
+          ansible.builtin.debug:
+            msg: "{{ item.key }} v{{ item.value.current_version }} {{ item.value.updated_time }}"
+          loop: "{{ __meta | dict2items }}"
 
-            - name: Check every host got every path
-              ansible.builtin.assert:
-                that:
-                  - __meta | length == %(count)d
-                  - __meta.values() | map(attribute='updated_time') | select('match', '^20[0-9-]+T') | list | length == %(count)d
+        - name: Check every host got every path
+          ansible.builtin.assert:
+            that:
+              - __meta | length == %(count)d
+              - __meta.values() | map(attribute='updated_time') | select('match', '^20[0-9-]+T') | list | length == %(count)d
         """ % {"paths": DESIGN_PATHS, "count": len(DESIGN_PATHS)}, "-v", env={"VAULT_ADDR": world.url, "VAULT_TOKEN": world.reader_token},
         hosts=("h1", "h2", "h3"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import textwrap
 import time
 
 import requests
@@ -51,21 +50,16 @@ def wait_until(predicate, timeout):
 def start_run(runner, world, flag):
     """ansible-playbook in the background: one lookup per host, then a task that waits for ``flag``."""
     play = runner.workdir / "hold.yml"
-    play.write_text(textwrap.dedent("""\
-        ---
-        - name: Read a secret, then hold the run open
-          hosts: all
-          gather_facts: false
-          tasks:
-            - name: Read through the cached AppRole login
-              ansible.builtin.assert:
-                that:
-                  - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
-            - name: Hold the run open until the test says so
-              ansible.builtin.wait_for:
-                path: "%s"
-                timeout: 120
-              run_once: true
+    play.write_text(runner.one_play("Read a secret, then hold the run open", """\
+        - name: Read through the cached AppRole login
+          ansible.builtin.assert:
+            that:
+              - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
+        - name: Hold the run open until the test says so
+          ansible.builtin.wait_for:
+            path: "%s"
+            timeout: 120
+          run_once: true
         """ % flag))
     cmd = [str(BIN / "ansible-playbook"), "-i", str(runner.inventory(HOSTS)), str(play)]
     return subprocess.Popen(cmd, cwd=runner.workdir, env=runner.env(world.approle_env()), stdout=subprocess.PIPE,
@@ -140,16 +134,11 @@ def kill_group(pgid):
 
 def test_without_the_cache_each_worker_revokes_its_token_when_its_task_ends(world, runner):
     before = len(world.bao.audit_requests())
-    result = runner.playbook("""\
-        ---
-        - name: Read with the cache off
-          hosts: all
-          gather_facts: false
-          tasks:
-            - name: Read once per host
-              ansible.builtin.assert:
-                that:
-                  - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
+    result = runner.play("Read with the cache off", """\
+        - name: Read once per host
+          ansible.builtin.assert:
+            that:
+              - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
         """, env=world.approle_env(G448_VAULT_TOKEN_CACHE="false"), hosts=HOSTS)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     entries = world.bao.audit_requests()[before:]
@@ -160,20 +149,15 @@ def test_without_the_cache_each_worker_revokes_its_token_when_its_task_ends(worl
 
 
 def test_a_run_never_reuses_the_token_of_an_earlier_run(world, runner):
-    play = """\
-        ---
-        - name: Read once
-          hosts: all
-          gather_facts: false
-          tasks:
-            - name: Read
-              ansible.builtin.assert:
-                that:
-                  - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
+    tasks = """\
+        - name: Read
+          ansible.builtin.assert:
+            that:
+              - lookup('g448.devenv.vault', 'secret/coder/db:username') == 'coder'
         """
     before = len(world.bao.audit_requests())
     for _run in range(2):
-        result = runner.playbook(play, env=world.approle_env())
+        result = runner.play("Read once", tasks, env=world.approle_env())
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     wait_until(lambda: sum(1 for _op, p in world.bao.audit_requests()[before:]
                            if p == "auth/token/revoke-self") >= 2, REVOKE_WITHIN)

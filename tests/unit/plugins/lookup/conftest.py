@@ -14,14 +14,6 @@ import requests
 from requests.adapters import BaseAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-VAULT_ENV = (
-    "VAULT_ADDR", "BAO_ADDR", "VAULT_TOKEN", "BAO_TOKEN", "VAULT_NAMESPACE", "BAO_NAMESPACE", "VAULT_CACERT",
-    "BAO_CACERT", "G448_VAULT_AUTH_METHOD", "G448_VAULT_ROLE_ID", "G448_VAULT_SECRET_ID", "G448_VAULT_SECRET_ID_FILE",
-    "G448_VAULT_JWT", "G448_VAULT_JWT_FILE", "G448_VAULT_ROLE", "G448_VAULT_AUTH_MOUNT_POINT",
-    "G448_VAULT_VALIDATE_CERTS", "G448_VAULT_TIMEOUT", "G448_VAULT_RETRIES", "G448_VAULT_TOKEN_CACHE",
-    "G448_VAULT_TOKEN_CACHE_DIR",
-)
-
 
 @pytest.fixture(scope="session")
 def vc(collections_root):
@@ -34,18 +26,11 @@ def vc(collections_root):
 
 
 @pytest.fixture
-def lookup(vc, monkeypatch, tmp_path):
+def lookup(vault_worker, monkeypatch):
     """A fresh plugin instance with a clean environment and empty process caches."""
     from ansible.plugins.loader import lookup_loader
 
-    for name in VAULT_ENV:
-        monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("G448_VAULT_TOKEN_CACHE_DIR", str(tmp_path / "token-cache"))
-    vc.reset_process_caches()
-    monkeypatch.setattr(vc, "_backoff_sleep", lambda s: None)
+    monkeypatch.setattr(vault_worker, "_backoff_sleep", lambda s: None)
     # The token watcher is a process that outlives the test: record its jobs instead
     # (test_vault_revoker.py starts real ones).
     plugin_watchers = []
@@ -54,11 +39,10 @@ def lookup(vc, monkeypatch, tmp_path):
         plugin_watchers.append(job)
         return True
 
-    monkeypatch.setattr(vc, "_spawn_watcher", spawn, raising=False)
+    monkeypatch.setattr(vault_worker, "_spawn_watcher", spawn, raising=False)
     plugin = lookup_loader.get("g448.devenv.vault")
     plugin.watchers = plugin_watchers
-    yield plugin
-    vc.reset_process_caches()
+    return plugin
 
 
 def _response(request, status, body=None):
