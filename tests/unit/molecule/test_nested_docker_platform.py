@@ -37,7 +37,11 @@ MERGE = {"$G448_PLATFORM:-capabilities": ".env.yml not read"}
 OWN_KEYS = {"name", "image", "groups", "networks", "docker_networks"}
 # Scenarios whose hosts are not <scenario>-<distro> (MOLECULE_DISTRO does not apply).
 FIXED_HOSTS = {"cluster"}
-ids = lambda p: str(p.relative_to(REPO))  # noqa: E731
+
+
+def ids(path):
+    """A test id: the path relative to the checkout."""
+    return str(path.relative_to(REPO))
 
 
 def load(path, env=ENV):
