@@ -32,11 +32,14 @@ options:
     default: /var/lib/apt/lists
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Reports RV(changed) when a repair is due, without running dpkg.
+    details: Reports C(changed) when a repair is due, without running dpkg.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
+    description: Target OS/families that can be operated against.
     support: full
     platforms: debian
 notes:
@@ -94,7 +97,7 @@ def unfinished_packages(status_text):
     """The 'state package' lines of dpkg-query output whose state an interrupted run leaves behind."""
     found = []
     for line in status_text.splitlines():
-        state, _, package = line.strip().partition(" ")
+        state, package = (line.strip().split(" ", 1) + [""])[:2]
         if state in UNFINISHED_STATES and package:
             found.append("%s %s" % (state, package))
     return found
