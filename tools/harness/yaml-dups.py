@@ -48,7 +48,7 @@ def scan(files, longer_than):
     lines = {f: significant_lines(f) for f in files}
     places = defaultdict(list)  # a window's text -> [(file, index of its first line)]
     for f, kept in lines.items():
-        texts = [t for _, t in kept]
+        texts = [text for _lineno, text in kept]
         for i in range(len(texts) - window + 1):
             places[tuple(texts[i:i + window])].append((f, i))
     # Pairs of places on the same diagonal (same files, same offset between them) form one run.
