@@ -23,6 +23,8 @@ from pathlib import Path
 import requests
 
 BIN = Path(sys.executable).parent
+# What a KV v2 mount answers while it upgrades its storage right after it was enabled.
+UPGRADING = "Upgrading from non-versioned to versioned data"
 
 
 def free_port_pair():
@@ -125,7 +127,20 @@ class Bao:
         return resp.json() if resp.content else {}
 
     def kv2_put(self, path, data, mount="secret", namespace=None):
-        return self.api("POST", "%s/data/%s" % (mount, path), {"data": data}, namespace=namespace)
+        """Write ``data`` at ``path`` of the KV v2 ``mount``.
+
+        A KV v2 mount enabled a moment ago upgrades its storage in the background and answers 400
+        "Upgrading from non-versioned to versioned data" until it is done (OpenBao and Vault alike);
+        the write waits for that, up to 15 s, and fails on any other answer.
+        """
+        deadline = time.time() + 15
+        while True:
+            try:
+                return self.api("POST", "%s/data/%s" % (mount, path), {"data": data}, namespace=namespace)
+            except RuntimeError as exc:
+                if UPGRADING not in str(exc) or time.time() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def audit_requests(self, offset=0):
         """Every request the audit device saw (from byte `offset` of its log on), as (operation, path)."""
