@@ -50,6 +50,6 @@ def test_any_other_refusal_fails_at_once(tmp_path, monkeypatch):
 def test_an_upgrade_that_never_ends_fails_after_the_deadline(tmp_path, monkeypatch):
     clock = iter(range(0, 1000, 5))
     monkeypatch.setattr(openbao_dev.time, "time", lambda: next(clock))
-    answers(monkeypatch, [upgrading() for _ in range(10)])
+    answers(monkeypatch, [upgrading() for attempt in range(10)])
     with pytest.raises(RuntimeError, match=UPGRADING):
         Bao(tmp_path).kv2_put("coder/admin", {"password": "x"})

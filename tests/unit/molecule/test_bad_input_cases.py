@@ -43,9 +43,9 @@ def case_names(case):
 
 
 def preflight_task_names(role):
+    """The names of the tasks of roles/<role>/tasks/preflight.yml, top level and in blocks."""
     text = (REPO / "roles" / role / "tasks" / "preflight.yml").read_text()
-    return {name.strip().strip("'\"") for name in re.findall(r"^- name: (.+)$|^    - name: (.+)$", text, re.M)
-            for name in name if name}
+    return {match.strip().strip("'\"") for match in re.findall(r"^(?:    )?- name: (.+)$", text, re.M)}
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=ids)
