@@ -81,3 +81,13 @@ def test_a_case_setting_a_roles_vars_name_is_found(tmp_path):
     name = sorted(role_vars("postgres"))[0]
     assert name in case_names({"name": "x", "vars": {name: 1}})
     assert name in case_names({"name": "x", "vars": "{{ base | combine({'%s': 1}) }}" % name})
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=ids)
+def test_cases_whose_values_read_host_facts_have_them_gathered(path):
+    """Case values are rendered on the controller before the run; one that reads the host's facts
+    (ansible_facts[...] in a template) needs `bad_input_facts: true`, or rendering fails."""
+    data = yaml.safe_load(path.read_text())
+    reading = [case["name"] for case in data["bad_input_cases"] if "ansible_facts" in yaml.safe_dump(case["vars"])
+               and "{{" in yaml.safe_dump(case["vars"])]
+    assert not reading or data.get("bad_input_facts") is True, "set bad_input_facts: true for %s" % reading
