@@ -84,6 +84,11 @@ SOURCES
 # apt uses the harness's cache proxy on the Docker host when it answers.
 install -m 0755 "$here/image-files/g448-apt-proxy" "$root/usr/local/sbin/g448-apt-proxy"
 install -m 0644 "$here/image-files/00g448-proxy.conf" "$root/etc/apt/apt.conf.d/00g448-proxy"
+# Ansible's module payloads compile once per container instead of once per task
+# (test images only; image-files/g448_zipimport_cache.py says why and how).
+install -m 0644 "$here/image-files/g448_zipimport_cache.py" "$root/usr/lib/python3/dist-packages/g448_zipimport_cache.py"
+install -m 0644 "$here/image-files/g448-zipimport-cache.pth" "$root/usr/lib/python3/dist-packages/g448-zipimport-cache.pth"
+install -d -m 0755 -o root -g root "$root/var/cache/g448-zipimport"
 # Keep images small and tests honest: no docs, no recommends.
 printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
   >"$root/etc/apt/apt.conf.d/00g448-norecommends"

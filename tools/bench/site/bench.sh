@@ -79,6 +79,9 @@ YAML
   echo "bench: fresh container $c (not timed: container start, OpenBao, prepare)"
   G448_DEMO_NAME=$c G448_DEMO_STATE=$dir G448_DEMO_INVENTORY=$dir/inventory \
     tools/demo/demo.sh server >"$dir/server.log" 2>&1 || fail "$dir/server.log" "the $t container's set-up"
+  # Off here: the test images' bytecode cache for module payloads
+  # (tools/harness/image-files/g448_zipimport_cache.py); a production host has none.
+  docker exec "$c" rm -rf /var/cache/g448-zipimport
 }
 
 ssh_setup() {  # sshd in the SSH container, and the inventory's SSH settings for it (not timed)
