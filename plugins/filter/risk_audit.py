@@ -27,7 +27,8 @@ options:
     description:
       - The evidence dict of one host, as built by C(playbooks/report.yml) (keys C(host), C(inventory),
         C(coder), C(docker), C(template), C(backup), C(policy), ...).
-      - C(policy) holds C(max_token_lifetime_hours), C(backup_max_age_hours) and C(check_max_age_days).
+      - C(policy) holds C(max_token_lifetime_hours), C(backup_max_age_hours), C(check_max_age_days) and
+        C(drill_max_age_days).
     type: dict
     required: true
 """

@@ -27,6 +27,11 @@ from ansible_collections.g448.devenv.plugins.plugin_utils._report_parsers import
 CODER_DEFAULT_MAX_TOKEN_LIFETIME_HOURS = 876000.0
 CODER_DEFAULT_MAX_ADMIN_TOKEN_LIFETIME_HOURS = 168.0
 
+# The restore drill's metrics in backup_status.metrics (g448.devenv.backup's status entry point).
+M_DRILL_TIME = "drill_last_run"
+M_DRILL_OK = "drill_ok"
+M_DRILL_SUCCESS = "drill_last_success"
+
 # A workspace risk is PASS only on the evidence of a workspace container; without one it is unknown.
 NO_WORKSPACE = "unknown: no workspace container on this host to inspect"
 
@@ -321,7 +326,27 @@ def _backup_checks(ev):
                            "" if fresh else ", older than the %d-day policy" % max_days)))
     elif status:
         checks.append((None, "restic check has not run yet"))
+    if status:
+        checks.append(_drill_check(b, status, now, _policy(ev, "drill_max_age_days")))
     return checks
+
+
+def _drill_check(backup, status, now, max_days):
+    """The restore drill: PASS only when the last drill passed within the policy's days; a failed last
+    drill or none passed within them is FAIL, no drill yet or no policy is unknown."""
+    run, ok, success = status.get(M_DRILL_TIME), status.get(M_DRILL_OK), status.get(M_DRILL_SUCCESS)
+    snapshot = _s(backup.get("drill_snapshot_id"))[:12] or "?"
+    if not run:
+        return None, "the restore drill has not run yet (g448-backup-drill.timer)"
+    if ok != 1:
+        return False, "the last restore drill, %s (%s ago), failed on snapshot %s" % (_iso(run), _age(run, now), snapshot)
+    if not isinstance(max_days, (int, float)):
+        return None, "last restore drill %s (%s ago) passed on snapshot %s; no drill age policy is set" % (
+            _iso(success or run), _age(success or run, now), snapshot)
+    last = success or run
+    return ((now - last) / 86400.0 <= max_days,
+            "last restore drill %s (%s ago) passed on snapshot %s, policy at most %d days" % (
+                _iso(last), _age(last, now), snapshot, max_days))
 
 
 def risk_audit(evidence):

@@ -87,14 +87,21 @@ def container(name="coder-alice-dev", privileged=False, memory=4096 * 1048576, n
     }
 
 
-def metrics(last=NOW - 3600, check_time=NOW - 2 * DAY, check_ok=1, run_ok=1):
+def metrics(last=NOW - 3600, check_time=NOW - 2 * DAY, check_ok=1, run_ok=1, drill_time=NOW - 2 * DAY + 3600,
+            drill_ok=1, drill_success="run"):
     """backup_status.metrics: the job's status file as g448.devenv.backup's status entry point parses it
-    (roles/backup/tasks/status.yml; a metric the file lacks has no key)."""
+    (roles/backup/tasks/status.yml; a metric the file lacks has no key). drill_success "run": the drill's
+    last success is its last run."""
     out = {"last_run": float(NOW - 1800), "last_run_ok": float(run_ok)}
     if last is not None:
         out.update(last_success=float(last), snapshot_size_bytes=12582912.0, snapshot_added_bytes=1048576.0)
     if check_time is not None:
         out.update(check_last_run=float(check_time), check_ok=float(check_ok))
+    if drill_time is not None:
+        out.update(drill_last_run=float(drill_time), drill_ok=float(drill_ok), drill_duration_seconds=42.0)
+        success = drill_time if drill_success == "run" else drill_success
+        if success is not None:
+            out.update(drill_last_success=float(success))
     return out
 
 
@@ -157,15 +164,17 @@ def healthy(filters):
         "backup": {"status_file": "/var/lib/prometheus/node-exporter/g448_backup.prom",
                    "metrics": metrics(),
                    "snapshots": 12, "repository": "/var/backups/g448-restic", "snapshot_id": "0123abcd4567ef89",
-                   "timer_units": ["g448-backup.timer", "g448-backup-check.timer"],
-                   "timers": {"g448-backup.timer": timer(), "g448-backup-check.timer": timer()}},
+                   "drill_snapshot_id": "89abcdef01234567",
+                   "timer_units": ["g448-backup.timer", "g448-backup-check.timer", "g448-backup-drill.timer"],
+                   "timers": {"g448-backup.timer": timer(), "g448-backup-check.timer": timer(),
+                              "g448-backup-drill.timer": timer()}},
         "vault": {"configured": True, "address": "https://vault.448.global:8200",
                   "secrets": {p: {"current_version": 2, "updated_time": "2026-11-20T10:00:00.123456789Z",
                                   "created_time": "2026-01-01T00:00:00Z"}
                               for p in ("secret/coder/admin", "secret/coder/db", "secret/coder/gitlab", "secret/coder/oidc",
                                         "secret/coder/dbcrypt", "secret/coder/tls", "secret/coder/backup")}},
         "policy": {"max_token_lifetime_hours": 720.0, "backup_max_age_hours": 26.0, "check_max_age_days": 8.0,
-                   "secret_max_age_days": 90},
+                   "drill_max_age_days": 8.0, "secret_max_age_days": 90},
     }
 
 
@@ -314,6 +323,29 @@ def test_the_backup_risk_fails_when_no_timer_was_read(filters, healthy):
 def test_backup_age_and_check_result(filters, healthy, status, verdict, expect):
     healthy["backup"]["metrics"] = status
     judged(filters, healthy, "backups", verdict, expect)
+
+
+# The restore drill (issue 19): Backups is PASS only with a drill that passed within the policy's days.
+@pytest.mark.parametrize("status, verdict, expect", [
+    (metrics(), "PASS", "last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed on snapshot 89abcdef0123, "
+                        "policy at most 8 days"),
+    (metrics(drill_time=None), "WARN", "[WARN] the restore drill has not run yet (g448-backup-drill.timer)"),
+    (metrics(drill_time=NOW - 9 * DAY), "FAIL", "[FAIL] last restore drill 2026-11-21 00:53 UTC (9 days ago) passed on "
+                                               "snapshot 89abcdef0123, policy at most 8 days"),
+    (metrics(drill_time=NOW - 3600, drill_ok=0, drill_success=NOW - 2 * DAY), "FAIL",
+     "[FAIL] the last restore drill, 2026-11-29 23:53 UTC (1.0 h ago), failed on snapshot 89abcdef0123"),
+    (metrics(drill_time=NOW - 3600, drill_ok=0, drill_success=None), "FAIL",
+     "[FAIL] the last restore drill, 2026-11-29 23:53 UTC (1.0 h ago), failed on snapshot 89abcdef0123"),
+])
+def test_the_restore_drill_decides_the_backup_risk(filters, healthy, status, verdict, expect):
+    healthy["backup"]["metrics"] = status
+    judged(filters, healthy, "backups", verdict, expect)
+
+
+def test_a_drill_without_an_age_policy_is_unknown(filters, healthy):
+    del healthy["policy"]["drill_max_age_days"]
+    judged(filters, healthy, "backups", "WARN", "[WARN] last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed on "
+                                                "snapshot 89abcdef0123; no drill age policy is set")
 
 
 # ------------------------------------------------------------------------ PAT risk
@@ -705,7 +737,8 @@ def test_the_evidence_is_not_modified(filters, healthy):
 
 def test_now_defaults_to_the_current_time(filters, healthy):
     del healthy["now"]
-    healthy["backup"]["metrics"] = metrics(last=time.time() - 60, check_time=time.time() - DAY)
+    healthy["backup"]["metrics"] = metrics(last=time.time() - 60, check_time=time.time() - DAY,
+                                           drill_time=time.time() - DAY)
     assert verdicts(filters, healthy)["backups"] == "PASS"
 
 
