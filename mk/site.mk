@@ -3,8 +3,9 @@
 #
 #   make demo                     the whole deployment in a local container, secrets from a seeded OpenBao
 #   make demo-down                remove everything `make demo` made
-#   make bench-site               deploy/rerun/upgrade vs a floor over docker exec and over SSH (judged), the
-#                                 operator playbooks, Vault requests, tasks per role vs tools/bench/site/budget.yml
+#   make bench-site               deploy/rerun/upgrade vs a floor over docker exec, over SSH (judged) and over
+#                                 SSH with the mitogen_linear strategy (opt-in, beside SSH), the operator
+#                                 playbooks, Vault requests, tasks per role vs tools/bench/site/budget.yml
 #   make bench                    bench-site, bench-vault, bench-backup
 
 BENCH_REPORT ?= $(CURDIR)/.cache/bench.md

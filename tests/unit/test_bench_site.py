@@ -2,7 +2,7 @@
 # Apache License 2.0 (see LICENSE)
 """`make bench-site`'s tables (tools/bench/site/tables.py): the tasks counted per role in an
 ansible-playbook log, the PLAY RECAP read, the budget verdicts, and the report's verdicts
-(judged on the SSH rows only)."""
+(judged on the SSH rows only), and the mitogen rows side by side with plain SSH's."""
 
 from __future__ import annotations
 
@@ -105,15 +105,18 @@ def test_the_shipped_budget_names_only_roles_of_the_collection():
     assert set(budgets) <= roles | {"(playbook)"}
 
 
-def results(tmp_path, secs, rerun_changed=0):
-    """A results file as bench.sh writes it, with a log per run; secs: (transport, what) -> seconds."""
+def results(tmp_path, secs, rerun_changed=0, changed=None):
+    """A results file as bench.sh writes it, with a log per run; secs: (transport, what) -> seconds;
+    changed: (transport, what) -> the changed count of that run's recap (else rerun_changed for
+    a rerun, 0 for the others)."""
     lines = []
     for (transport, what), value in secs.items():
         entry = {"transport": transport, "what": what, "ms": int(value * 1000)}
         if transport != "floor":
             path = tmp_path / ("%s-%s.log" % (transport, what))
+            count = (changed or {}).get((transport, what), rerun_changed if what == "rerun" else 0)
             path.write_text((RERUN if what == "rerun" else log()).replace(HOST, "host-" + transport)
-                            .replace("changed=0", "changed=%d" % (rerun_changed if what == "rerun" else 0)))
+                            .replace("changed=0", "changed=%d" % count))
             entry.update(log=str(path), host="host-" + transport)
         lines.append(json.dumps(entry))
     requests = {"logins": 1, "reads": 7, "requests": 9, "paths_read": ["secret/data/coder/%d" % n for n in range(7)]}
@@ -130,8 +133,15 @@ RUNS = {("floor", "floor"): 20.0,
         ("ssh", "secrets"): 1.5, ("ssh", "check"): 3.0, ("ssh", "report"): 6.0, ("ssh", "audit"): 4.0}
 
 
+MITOGEN = {("mitogen", "deploy"): 30.0, ("mitogen", "rerun"): 3.0, ("mitogen", "upgrade"): 2.0}
+MITOGEN_HEADING = "#### Over SSH with mitogen"
+
+
 def sections(text):
+    """The report's sections: SSH, docker, operators, budget (the mitogen section, when there is
+    one, is cut out of SSH's: mitogen_section reads it)."""
     ssh, rest = text.split("#### Over the docker connection", 1)
+    ssh = ssh.split(MITOGEN_HEADING, 1)[0]
     docker, rest = rest.split("#### What operators run often", 1)
     operators, budget = rest.split("#### Tasks run per role", 1)
     return ssh, docker, operators, budget
@@ -153,6 +163,35 @@ def test_the_targets_are_judged_on_the_ssh_rows_only(tmp_path):
     assert "| postgres | 2 | 2 | within |" in budget
     assert "| backup | 2 |  | **no budget** |" in budget
     assert "Slowest tasks of the SSH deploy (profile_tasks):" in budget
+    assert "mitogen" not in ssh + docker + operators + budget
+
+
+def mitogen_section(text):
+    return text.split(MITOGEN_HEADING, 1)[1].split("#### Over the docker connection", 1)[0]
+
+
+def test_the_mitogen_rows_stand_next_to_sshs_with_their_ratios_and_no_verdict(tmp_path):
+    runs, vault = results(tmp_path, {**RUNS, **MITOGEN})
+    text = tables.render(runs, vault, {})
+    ssh, mitogen = sections(text)[0], mitogen_section(text)
+    assert text.index("#### Over SSH (the production") < text.index(MITOGEN_HEADING) < text.index("#### Over the docker")
+    assert ("| what | SSH | SSH + mitogen | mitogen vs floor | mitogen vs SSH deploy | mitogen vs SSH, same run |"
+            in mitogen)
+    assert "| full deploy (site.yml, fresh host) | 45.0 s | 30.0 s | 1.50x floor | 0.67x SSH deploy | 0.67x SSH |" in mitogen
+    assert ("| no-op rerun | 10.0 s (changed=0) | 3.0 s (changed=0) | 0.15x floor | 0.07x SSH deploy | 0.30x SSH |"
+            in mitogen)
+    assert ("| --tags coder upgrade 2.33.0 -> 2.34.0 | 4.0 s (changed=0) | 2.0 s (changed=0) | 0.10x floor "
+            "| 0.04x SSH deploy | 0.50x SSH |") in mitogen
+    assert "met" not in mitogen and "missed" not in mitogen
+    # The SSH table and its verdicts are the same with or without the mitogen rows.
+    assert "| full deploy (site.yml, fresh host), 0 tasks | 45.0 s | 2.25x floor | <= 2.5x floor: met |" in ssh
+    assert "SSH + mitogen" not in ssh
+
+
+def test_a_mitogen_rerun_that_changes_something_shows_its_count_beside_sshs(tmp_path):
+    runs, vault = results(tmp_path, {**RUNS, **MITOGEN}, changed={("mitogen", "rerun"): 2})
+    mitogen = mitogen_section(tables.render(runs, vault, {}))
+    assert "| no-op rerun | 10.0 s (changed=0) | 3.0 s (changed=2) |" in mitogen
 
 
 def test_a_slow_or_changing_ssh_rerun_misses_its_target(tmp_path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench-site`: how long the whole deployment takes, against a floor, on
-# fresh containers of the Debian 12 test image, over two transports. A
+# fresh containers of the Debian 12 test image, over three transports. A
 # benchmark, not a test: it prints numbers and the targets next to them; it
 # fails only if a run fails.
 #
@@ -18,6 +18,11 @@
 #           pipelining, ControlMaster=auto + ControlPersist=60s, a ControlPath,
 #           a key pair and a known_hosts of its own under .cache/bench/ssh.
 #           The targets are judged on these rows.
+#   ssh+mitogen (mitogen in the tables) the same SSH set-up on a container of its
+#           own, run with mitogen's mitogen_linear strategy (the opt-in
+#           accelerator of the README; requirements-dev.txt pins it):
+#           ANSIBLE_STRATEGY=mitogen_linear, ANSIBLE_STRATEGY_PLUGINS = the
+#           strategy directory of the venv's ansible_mitogen.
 # On the SSH container, after the rerun (a backup and a repository check run
 # first, untimed, as the timers would): playbooks/secrets.yml alone,
 # playbooks/check.yml, playbooks/report.yml and report.yml --tags audit.
@@ -35,9 +40,11 @@ cd "$(dirname "$0")/../../.."
 REPORT=${1:-.cache/bench.md}
 WORK=$PWD/.cache/bench
 PREFIX=g448-devenv-bench
-TRANSPORTS=(docker ssh floor)
+TRANSPORTS=(docker ssh mitogen floor)
 RESULTS=$WORK/results.jsonl
 PY=.venv/bin/python
+MITOGEN_STRATEGY_PLUGINS=$("$PY" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("ansible_mitogen").origin), "plugins", "strategy"))') \
+  || { echo "bench: mitogen is not installed in .venv (requirements-dev.txt pins it: make venv)" >&2; exit 1; }
 export G448_DEMO_PORT="" G448_DEMO_STANDIN_VERSION=2.33.0
 export ANSIBLE_NOCOLOR=1
 
@@ -84,8 +91,8 @@ YAML
   docker exec "$c" rm -rf /var/cache/g448-zipimport
 }
 
-ssh_setup() {  # sshd in the SSH container, and the inventory's SSH settings for it (not timed)
-  local c=$PREFIX-ssh dir=$WORK/ssh ip _
+ssh_setup() {  # ssh_setup <transport>: sshd in its container, and the inventory's SSH settings for it (not timed)
+  local c=$PREFIX-$1 dir=$WORK/$1 ip _
   ssh-keygen -q -t ed25519 -N '' -C "$c" -f "$dir/id_ed25519"
   docker exec -i "$c" bash -ec '
     install -d -m 0700 /root/.ssh
@@ -122,10 +129,13 @@ YAML
 }
 
 timed() {  # timed <transport> <what> <playbook> [ansible-playbook args...]: one timed run, recorded
-  local t=$1 what=$2 book=$3 log=$WORK/$1/$2.log t0 t1; shift 3
+  local t=$1 what=$2 book=$3 log=$WORK/$1/$2.log t0 t1 strategy=(); shift 3
+  if [[ $t == mitogen ]]; then
+    strategy=(ANSIBLE_STRATEGY=mitogen_linear "ANSIBLE_STRATEGY_PLUGINS=$MITOGEN_STRATEGY_PLUGINS")
+  fi
   echo "bench: $t: $what (playbooks/$book)"
   t0=$(ms)
-  ansible-playbook -i "$WORK/$t/inventory" "playbooks/$book" "$@" >"$log" 2>&1 || fail "$log" "$t $what"
+  env "${strategy[@]}" ansible-playbook -i "$WORK/$t/inventory" "playbooks/$book" "$@" >"$log" 2>&1 || fail "$log" "$t $what"
   t1=$(ms)
   printf '{"transport": "%s", "what": "%s", "ms": %d, "log": "%s", "host": "%s"}\n' \
     "$t" "$what" $((t1 - t0)) "$log" "$PREFIX-$t" >>"$RESULTS"
@@ -174,12 +184,17 @@ sequence docker
 remove docker
 
 server ssh
-ssh_setup
+ssh_setup ssh
 docker exec "$PREFIX-ssh" apt-mark showmanual | sort >"$WORK/ssh/manual-before.txt"
 sequence ssh
 docker exec "$PREFIX-ssh" apt-mark showmanual | sort >"$WORK/ssh/manual-after.txt"
 remove ssh
 mapfile -t packages < <(comm -13 "$WORK/ssh/manual-before.txt" "$WORK/ssh/manual-after.txt" | grep -v '^coder$')
+
+server mitogen
+ssh_setup mitogen
+sequence mitogen
+remove mitogen
 
 server floor
 echo "bench: floor (${packages[*]} + the Coder .deb, no Ansible)"

@@ -10,7 +10,8 @@ bench.sh appends one JSON object per line to its results file:
 
   tables.py report RESULTS --budget budget.yml --output bench.md [--standin] [--upgrade "A -> B"]
       prints the Markdown report and writes it: one table per transport (the targets are
-      judged on SSH only), the operator runs, the tasks per role of the SSH no-op rerun
+      judged on SSH only; the mitogen transport, SSH with the mitogen_linear strategy, side
+      by side with plain SSH when it ran), the operator runs, the tasks per role of the SSH no-op rerun
       against the budget file, and the slowest tasks (profile_tasks).
   tables.py tasks LOG
       the tasks per role of one ansible-playbook log, in the budget file's YAML form.
@@ -180,6 +181,29 @@ def transport_rows(runs, vault, transport, upgrade_label, judged):
     return table(("what", "time", "ratio"), [row[:3] for row in rows])
 
 
+def mitogen_rows(runs, upgrade_label):
+    """The mitogen transport's deploy / rerun / upgrade next to plain SSH's: each time against
+    the floor, against the SSH deploy and against the same run over plain SSH. No verdicts:
+    the targets apply to plain SSH, the default; mitogen is an opt-in."""
+    floor = runs[("floor", "floor")]["secs"]
+    ssh_deploy = runs[("ssh", "deploy")]["secs"]
+    rows = []
+    for what, label in (("deploy", "full deploy (site.yml, fresh host)"), ("rerun", "no-op rerun"),
+                        ("upgrade", "--tags coder upgrade %s" % upgrade_label)):
+        ssh, mitogen = runs[("ssh", what)], runs[("mitogen", what)]
+        cells = []
+        for run in (ssh, mitogen):
+            cell = "%.1f s" % run["secs"]
+            if what != "deploy":
+                cell += " (changed=%d)" % run["recap"]["changed"]
+            cells.append(cell)
+        rows.append((label, cells[0], cells[1], "%.2fx floor" % (mitogen["secs"] / floor),
+                     "%.2fx SSH deploy" % (mitogen["secs"] / ssh_deploy),
+                     "%.2fx SSH" % (mitogen["secs"] / ssh["secs"])))
+    return table(("what", "SSH", "SSH + mitogen", "mitogen vs floor", "mitogen vs SSH deploy", "mitogen vs SSH, same run"),
+                 rows)
+
+
 OPERATOR_RUNS = (
     ("secrets", "playbooks/secrets.yml alone"),
     ("check", "playbooks/check.yml"),
@@ -208,6 +232,10 @@ def render(runs, vault, budgets, standin=False, upgrade_label="2.33.0 -> 2.34.0"
         title += " (Coder: the test stand-in)"
     out = [title, "", "#### Over SSH (the production transport: pipelining, ControlPersist; the targets are judged here)", ""]
     out += transport_rows(runs, vault, "ssh", upgrade_label, judged=True)
+    if ("mitogen", "deploy") in runs:
+        out += ["", "#### Over SSH with mitogen (the mitogen_linear strategy, opt-in; not judged: the targets apply to plain SSH)",
+                ""]
+        out += mitogen_rows(runs, upgrade_label)
     out += ["", "#### Over the docker connection (docker exec; ratios only, no verdicts)", ""]
     out += transport_rows(runs, vault, "docker", upgrade_label, judged=False)
     out += ["", "#### What operators run often (SSH, after the no-op rerun)", ""]
