@@ -330,8 +330,8 @@ def test_backup_age_and_check_result(filters, healthy, status, verdict, expect):
     (metrics(), "PASS", "last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed on snapshot 89abcdef0123, "
                         "policy at most 8 days"),
     (metrics(drill_time=None), "WARN", "[WARN] the restore drill has not run yet (g448-backup-drill.timer)"),
-    (metrics(drill_time=NOW - 9 * DAY), "FAIL", "[FAIL] last restore drill 2026-11-21 00:53 UTC (9 days ago) passed on "
-                                               "snapshot 89abcdef0123, policy at most 8 days"),
+    (metrics(drill_time=NOW - 9 * DAY), "FAIL",
+     "[FAIL] last restore drill 2026-11-21 00:53 UTC (9 days ago) passed on snapshot 89abcdef0123, policy at most 8 days"),
     (metrics(drill_time=NOW - 3600, drill_ok=0, drill_success=NOW - 2 * DAY), "FAIL",
      "[FAIL] the last restore drill, 2026-11-29 23:53 UTC (1.0 h ago), failed on snapshot 89abcdef0123"),
     (metrics(drill_time=NOW - 3600, drill_ok=0, drill_success=None), "FAIL",
