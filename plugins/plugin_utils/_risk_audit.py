@@ -31,6 +31,9 @@ CODER_DEFAULT_MAX_ADMIN_TOKEN_LIFETIME_HOURS = 168.0
 M_DRILL_TIME = "drill_last_run"
 M_DRILL_OK = "drill_ok"
 M_DRILL_SUCCESS = "drill_last_success"
+M_DRILL_TABLES = "drill_tables_compared"
+M_DRILL_FILES = "drill_files_compared"
+M_DRILL_CHANGED = "drill_files_changed"
 
 # A workspace risk is PASS only on the evidence of a workspace container; without one it is unknown.
 NO_WORKSPACE = "unknown: no workspace container on this host to inspect"
@@ -328,7 +331,18 @@ def _backup_checks(ev):
         checks.append((None, "restic check has not run yet"))
     if status:
         checks.append(_drill_check(b, status, now, _policy(ev, "drill_max_age_days")))
+        checks.extend(_drill_coverage(status))
     return checks
+
+
+def _drill_coverage(status):
+    """A passed drill that compared no table and no file (a drill before these gauges has none) proves
+    little: unknown, with the counts."""
+    tables, files = status.get(M_DRILL_TABLES), status.get(M_DRILL_FILES)
+    if status.get(M_DRILL_OK) != 1 or tables is None or files is None or tables or files:
+        return []
+    return [(None, "the last drill compared no table and no file (%d sampled files changed during the backup)" % (
+        status.get(M_DRILL_CHANGED) or 0))]
 
 
 def _drill_check(backup, status, now, max_days):

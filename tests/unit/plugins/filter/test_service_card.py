@@ -342,6 +342,30 @@ def test_the_restore_drill_decides_the_backup_risk(filters, healthy, status, ver
     judged(filters, healthy, "backups", verdict, expect)
 
 
+# A passed drill that compared nothing (no table, no file) is WARN; one that compared either, or a drill
+# from before the counts were recorded, is judged by its age alone.
+@pytest.mark.parametrize("counts, verdict, expect", [
+    ({"drill_tables_compared": 0.0, "drill_files_compared": 0.0, "drill_files_changed": 3.0}, "WARN",
+     "[WARN] the last drill compared no table and no file (3 sampled files changed during the backup)"),
+    ({"drill_tables_compared": 2.0, "drill_files_compared": 0.0, "drill_files_changed": 0.0}, "PASS",
+     "last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed"),
+    ({"drill_tables_compared": 0.0, "drill_files_compared": 20.0, "drill_files_changed": 0.0}, "PASS",
+     "last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed"),
+    ({}, "PASS", "last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed"),
+])
+def test_a_passed_drill_that_compared_nothing_is_unknown(filters, healthy, counts, verdict, expect):
+    healthy["backup"]["metrics"] = dict(metrics(), **counts)
+    risk = judged(filters, healthy, "backups", verdict, expect)
+    assert any(e.startswith("[WARN] the last drill compared") for e in risk["evidence"]) == (verdict == "WARN")
+
+
+def test_a_failed_drill_that_compared_nothing_is_only_failed(filters, healthy):
+    healthy["backup"]["metrics"] = dict(metrics(drill_time=NOW - 3600, drill_ok=0, drill_success=None),
+                                        drill_tables_compared=0.0, drill_files_compared=0.0)
+    risk = judged(filters, healthy, "backups", "FAIL", "[FAIL] the last restore drill")
+    assert not any("compared no table" in e for e in risk["evidence"]), risk["evidence"]
+
+
 def test_a_drill_without_an_age_policy_is_unknown(filters, healthy):
     del healthy["policy"]["drill_max_age_days"]
     judged(filters, healthy, "backups", "WARN", "[WARN] last restore drill 2026-11-28 01:53 UTC (47.0 h ago) passed on "
