@@ -116,5 +116,9 @@ def test_a_directory_others_may_write_is_not_used(tmp_path, mode):
     shared.chmod(mode)
     assert not module.usable(str(shared))
     assert not module.usable(str(tmp_path / "missing"))
+    plain_file = tmp_path / "file"
+    plain_file.write_text("")
+    plain_file.chmod(0o644)
+    assert not module.usable(str(plain_file))
     assert not module.install(str(shared))
     assert zipimport._compile_source is not module.cached_compile

@@ -21,6 +21,7 @@ hosts run).
 """
 
 import os
+import stat
 import zipimport
 
 CACHE_DIR = "/var/cache/g448-zipimport"
@@ -92,7 +93,7 @@ def usable(cache_dir):
         info = os.stat(cache_dir)
     except OSError:
         return False
-    return os.path.isdir(cache_dir) and info.st_uid == 0 and not info.st_mode & 0o022
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and not info.st_mode & 0o022
 
 
 def install(cache_dir=CACHE_DIR):
