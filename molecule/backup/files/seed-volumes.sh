@@ -11,6 +11,7 @@ alice=$root/coder-3f1c0a52-7d4e-4b8e-9a55-2b7a3c1d0e01-home/_data
 bob=$root/g448-home-bob/_data
 other=$root/unrelated-cache/_data
 mkdir -p "$alice/project/src" "$alice/empty dir" "$bob/.config/app" "$other"
+# shellcheck disable=SC2016 # the line .bashrc holds, expanded by alice's shell
 printf 'export PATH="$HOME/bin:$PATH"\n' >"$alice/.bashrc"
 printf 'package main\n\nfunc main() { println("g448-backup-marker-alice") }\n' >"$alice/project/src/main.go"
 head -c 262144 /dev/urandom >"$alice/project/data.bin"

@@ -58,13 +58,13 @@ CONTROL
     sha256sum "$out/coder_${v}_all.deb" | cut -d' ' -f1 >"$out/coder_${v}_all.deb.sha256"
   done
   echo "$stamp" >"$out/.stamp"
-  echo "coder-standin: built $(cd "$out" && ls ./*.deb | tr '\n' ' ')in $out"
+  echo "coder-standin: built $(cd "$out" && printf '%s ' ./*.deb)in $out"
 else
   echo "coder-standin: packages are current ($stamp)"
 fi
 
 if $want_image && [[ ! -f "$out/coder-standin-image.tar" ]]; then
-  newest=$(printf '%s\n' $versions | sort -V | tail -1)
+  newest=$(tr -s ' ' '\n' <<<"$versions" | sort -V | tail -1)
   image="$prefix/coder-standin:$newest"
   ctx=$(mktemp -d)
   cp "$out/coder_${newest}_all.deb" "$ctx/coder.deb"
