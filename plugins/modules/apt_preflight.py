@@ -20,7 +20,11 @@ description:
   - It also returns whether C(/var/lib/apt/lists) holds any package index (C(*_Packages*)). A fresh image may
     carry an empty but recent lists directory, which C(cache_valid_time) of M(ansible.builtin.apt) would trust;
     a role refreshes the cache whatever its age when RV(package_index) is V(false).
-  - Every role of the collection opens its install step with this one task, so each role stays standalone.
+  - Every role of the collection opens its install step with this one task, so each role stays standalone. The
+    action plugin checks a host once per C(ansible-playbook) run. A check that found dpkg healthy and a package
+    index present is recorded as the host fact C(g448_apt_preflight) with the run's id, and a later call with the
+    same options in the same run returns that (RV(cached)) without a round trip. A repair, a repair due in check
+    mode or a missing package index is never recorded, so the next call checks again.
 options:
   dpkg_updates_dir:
     description: dpkg's journal directory (tests point it elsewhere).
@@ -31,6 +35,9 @@ options:
     type: path
     default: /var/lib/apt/lists
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
@@ -77,6 +84,11 @@ package_index:
   returned: always
   type: bool
   sample: true
+cached:
+  description: Whether the answer came from this run's earlier check of the host (no module call).
+  returned: always
+  type: bool
+  sample: false
 """
 
 import os

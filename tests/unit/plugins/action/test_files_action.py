@@ -1,0 +1,145 @@
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""The g448.devenv.files action plugin in a real ansible-playbook run on localhost (the running pytest's
+ansible-core): templates rendered with the task's variables exactly as ansible.builtin.template renders them,
+check mode, diff output, notify, and no secret in the output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TEMPLATE = """{{ ansible_managed | comment }}
+# {{ template_path | basename }} for {{ inventory_hostname }}
+name={{ greeting }}
+{% for port in ports %}
+port={{ port }}
+{% endfor %}
+{% include 'part.j2' %}
+"""
+
+ROLE_TASKS = """
+- name: Ensure the reference file is rendered by ansible.builtin.template
+  ansible.builtin.template:
+    src: app.conf.j2
+    dest: "{{ out }}/reference.conf"
+    mode: "0644"
+  when: not ansible_check_mode
+
+- name: Ensure the batch is in place
+  g448.devenv.files:
+    items:
+      - {dest: "{{ out }}/etc", state: directory, mode: "0750"}
+      - {src: app.conf.j2, dest: "{{ out }}/etc/app.conf", mode: "0640"}
+      - {content: "{{ secret }}", dest: "{{ out }}/etc/secret", mode: "0600", diff: false}
+  register: batch
+  notify: batch changed
+
+- name: Ensure the batch's result is kept for the test
+  ansible.builtin.copy:
+    content: "{{ batch | ansible.builtin.to_json }}"
+    dest: "{{ out }}/result-{{ run_name }}.json"
+    mode: "0600"
+  changed_when: false
+  when: not ansible_check_mode
+"""
+
+HANDLERS = """
+- name: Batch changed
+  ansible.builtin.debug:
+    msg: HANDLER-RAN
+  listen: batch changed
+"""
+
+PLAYBOOK = """
+- name: Exercise g448.devenv.files
+  hosts: localhost
+  gather_facts: false
+  vars:
+    greeting: hello
+    ports: [80, 443]
+    secret: hunter2-secret
+  roles: [r]
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    role = tmp_path / "roles" / "r"
+    for sub in ("tasks", "handlers", "templates"):
+        (role / sub).mkdir(parents=True)
+    (role / "tasks" / "main.yml").write_text(ROLE_TASKS)
+    (role / "handlers" / "main.yml").write_text(HANDLERS)
+    (role / "templates" / "app.conf.j2").write_text(TEMPLATE)
+    (role / "templates" / "part.j2").write_text("part={{ greeting | upper }}\n")
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+def playbook(project, collections_root, run_name, *args, succeed=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections_root), ANSIBLE_CONFIG=str(project / "ansible.cfg"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(project / "tmp"), HOME=str(project))
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "out=%s" % (project / "out"),
+               "-e", "run_name=%s" % run_name, "play.yml", *args]
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert (done.returncode == 0) is succeed, done.stdout + done.stderr
+    return done.stdout
+
+
+def recap(stdout):
+    return stdout[stdout.index("PLAY RECAP"):]
+
+
+def test_templates_render_as_ansible_builtin_template_renders_them(project, collections_root):
+    out = project / "out"
+    first = playbook(project, collections_root, "first", "--diff")
+    assert (out / "etc" / "app.conf").read_bytes() == (out / "reference.conf").read_bytes()
+    rendered = (out / "etc" / "app.conf").read_text()
+    assert "name=hello\nport=80\nport=443\npart=HELLO\n" in rendered
+    assert "# app.conf.j2 for localhost" in rendered and "Ansible managed" in rendered
+    assert (out / "etc" / "secret").read_text() == "hunter2-secret"
+    assert "HANDLER-RAN" in first
+    assert "hunter2" not in first
+    result = json.loads((out / "result-first.json").read_text())
+    assert [f["changed"] for f in result["files"]] == [True, True, True]
+    assert "hunter2" not in json.dumps(result.get("invocation", {}))
+
+    second = playbook(project, collections_root, "second", "--diff", "-vvv")
+    assert "HANDLER-RAN" not in second
+    assert "changed=0" in recap(second)
+    assert not json.loads((out / "result-second.json").read_text())["changed"]
+    assert "hunter2" not in second
+    assert "app.conf.j2" in second  # the invocation names the template, not its content
+
+
+def test_check_mode_shows_the_diff_and_writes_nothing(project, collections_root):
+    stdout = playbook(project, collections_root, "check", "--check", "--diff")
+    assert not (project / "out" / "etc").exists()
+    assert "+name=hello" in stdout and "+part=HELLO" in stdout
+    assert "hunter2" not in stdout
+    assert "HANDLER-RAN" in stdout
+
+
+def test_a_changed_variable_changes_only_its_file(project, collections_root):
+    playbook(project, collections_root, "first")
+    stdout = playbook(project, collections_root, "second", "--diff", "-e", "greeting=bye")
+    result = json.loads((project / "out" / "result-second.json").read_text())
+    assert [f["changed"] for f in result["files"]] == [False, True, False]
+    assert "-name=hello" in stdout and "+name=bye" in stdout
+    assert "HANDLER-RAN" in stdout
+
+
+def test_a_missing_template_fails_naming_it(project, collections_root):
+    tasks = project / "roles" / "r" / "tasks" / "main.yml"
+    tasks.write_text(tasks.read_text().replace("src: app.conf.j2, dest", "src: nothere.j2, dest"))
+    stdout = playbook(project, collections_root, "missing", "--check", succeed=False)
+    assert "nothere.j2" in stdout
