@@ -30,7 +30,7 @@ ALL_SCENARIOS := $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule
 # Longest first (seconds in a clean-clone `make test`, two at a time), so that
 # the two slots finish together: a long scenario started last is a tail that
 # runs alone. Scenarios not listed run after these, in name order.
-LONG_SCENARIOS := backup production cluster workspace_host site coder coder_container postgres coder_upgrade
+LONG_SCENARIOS := backup production cluster workspace_host site coder coder_container postgres coder_upgrade caddy_proxy monitoring
 SCENARIOS ?= $(foreach s,$(LONG_SCENARIOS),$(filter $(s),$(ALL_SCENARIOS))) $(filter-out $(LONG_SCENARIOS),$(ALL_SCENARIOS))
 SCENARIO ?=
 

@@ -31,6 +31,7 @@ REQUIRED = {
     "caddy_proxy": {"main", "status"},
     "workspace_host": {"main", "status"},
     "backup": {"main", "status"},
+    "monitoring": {"main", "status"},
 }
 
 # Role internals the operational playbooks must not retype (each is owned by one role).

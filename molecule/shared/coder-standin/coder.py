@@ -64,9 +64,17 @@
 #                                    {id}: 200 {"message"}; 400 for another template's or a failed version
 #   PATCH /api/v2/templates/{id}     UpdateTemplateMeta: 200 Template, 304 when nothing changes (empty
 #                                    strings keep the current value)
+# CODER_PROMETHEUS_ENABLE=true  serves Prometheus's text format on CODER_PROMETHEUS_ADDRESS
+#                                (default 127.0.0.1:2112), on every path as Coder's metrics server does
+#                                (its docs curl "/"; Prometheus asks /metrics), with three metric names
+#                                Coder exports (coder.com/docs/admin/integrations/prometheus, "Available
+#                                metrics"): coderd_api_requests_processed_total{code,method,path} (stand-in:
+#                                the request path, not Coder's route pattern), coderd_api_concurrent_requests
+#                                and coderd_api_active_users_duration_hour (stand-in: users with a session)
 # STANDIN_MIGRATE_SECONDS=N makes `coder server` "migrate" for N seconds before
 # it listens, like a slow database migration.
 # Docs followed: https://coder.com/docs/reference/api/users
+#                https://coder.com/docs/admin/integrations/prometheus
 #                https://coder.com/docs/reference/api/{files,templates,organizations}
 #                https://coder.com/docs/reference/cli/server
 #                https://coder.com/docs/admin/networking/wildcard-access-url and upstream
@@ -88,6 +96,11 @@ from urllib.parse import urlencode, urlsplit
 
 VERSION = "@VERSION@"
 LOCK = threading.Lock()
+# Answers by (code, method, path) and requests in progress, for the metrics server.
+# (Its own lock: LOCK is held around database queries.)
+METRICS_LOCK = threading.Lock()
+REQUESTS = {}
+CONCURRENT = 0
 
 
 def log(msg):
@@ -227,6 +240,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         log("%s %s" % (self.address_string(), fmt % args))
+
+    def log_request(self, code="-", size="-"):
+        # Every answer passes here (send_response): counted for the metrics server.
+        key = (str(getattr(code, "value", code)), self.command, self.path.split("?")[0])
+        with METRICS_LOCK:
+            REQUESTS[key] = REQUESTS.get(key, 0) + 1
+        super().log_request(code, size)
+
+    def handle_one_request(self):
+        global CONCURRENT
+        with METRICS_LOCK:
+            CONCURRENT += 1
+        try:
+            super().handle_one_request()
+        finally:
+            with METRICS_LOCK:
+                CONCURRENT -= 1
 
     def reply(self, status, body):
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -942,6 +972,53 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+def _label(value):
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsHandler(http.server.BaseHTTPRequestHandler):
+    """CODER_PROMETHEUS_ADDRESS: Prometheus's text exposition format on every GET path."""
+    server_version = "coder-standin"
+    store = None
+
+    def log_message(self, fmt, *args):
+        pass  # one line per scrape would drown the journal
+
+    def do_GET(self):
+        users = self.store.query("SELECT count(DISTINCT user_id) FROM standin_api_keys")[0][0]
+        with METRICS_LOCK:
+            requests, concurrent = sorted(REQUESTS.items()), CONCURRENT
+        lines = ["# HELP coderd_api_active_users_duration_hour The number of users that have been active within the last hour.",
+                 "# TYPE coderd_api_active_users_duration_hour gauge",
+                 "coderd_api_active_users_duration_hour %d" % users,
+                 "# HELP coderd_api_concurrent_requests The number of concurrent API requests.",
+                 "# TYPE coderd_api_concurrent_requests gauge",
+                 "coderd_api_concurrent_requests %d" % concurrent,
+                 "# HELP coderd_api_requests_processed_total The total number of processed API requests",
+                 "# TYPE coderd_api_requests_processed_total counter"]
+        lines += ['coderd_api_requests_processed_total{code="%s",method="%s",path="%s"} %d'
+                  % (_label(code), _label(method), _label(path), count) for (code, method, path), count in requests]
+        data = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def metrics_server(store):
+    """Start the metrics server when CODER_PROMETHEUS_ENABLE is true; None when off."""
+    if os.environ.get("CODER_PROMETHEUS_ENABLE", "false").strip().lower() != "true":
+        return None
+    address = os.environ.get("CODER_PROMETHEUS_ADDRESS", "127.0.0.1:2112")
+    host, _, port = address.rpartition(":")
+    MetricsHandler.store = store
+    httpd = Server((host.strip("[]") or "0.0.0.0", int(port)), MetricsHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    log(f"serving Prometheus metrics on http://{address}")
+    return httpd
+
+
 def cache_dir():
     # Coder's default cache directory (where Terraform keeps its providers):
     # CODER_CACHE_DIRECTORY, else systemd's CACHE_DIRECTORY (the packaged unit
@@ -990,6 +1067,7 @@ def server():
     Handler.access_url = access_url
     Handler.app_host = app_host_pattern(os.environ.get("CODER_WILDCARD_ACCESS_URL", ""))
     httpd = Server((host.strip("[]") or "0.0.0.0", int(port)), Handler)
+    metrics_server(store)
     log(f"listening on http://{address}, access URL {access_url!r}")
     sd_notify("READY=1")
     try:

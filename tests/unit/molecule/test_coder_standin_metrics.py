@@ -1,0 +1,79 @@
+# Copyright: (c) 2026, g448 platform team
+# Apache License 2.0 (see LICENSE)
+"""The Coder stand-in's Prometheus endpoint (test fixture, molecule/shared/coder-standin/coder.py):
+off unless CODER_PROMETHEUS_ENABLE is true, as in Coder; on CODER_PROMETHEUS_ADDRESS it serves, on
+any path, Prometheus's text format with metric names Coder exports, counting the answers of the
+main server. Parsed with the collection's own prometheus_metrics parser.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+_SPEC = importlib.util.spec_from_file_location("coder_standin_metrics", REPO / "molecule/shared/coder-standin/coder.py")
+standin = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(standin)
+
+
+@pytest.fixture(scope="module")
+def parse(collections_root):
+    """g448.devenv.prometheus_metrics, loaded by FQCN (tests/conftest.py puts the checkout on the path)."""
+    from ansible.plugins.loader import filter_loader
+
+    plugin = filter_loader.get("g448.devenv.prometheus_metrics")
+    return plugin.j2_function if hasattr(plugin, "j2_function") else plugin
+
+
+class FakeStore:
+    def query(self, sql, args=()):
+        assert "standin_api_keys" in sql
+        return [[2]]
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def servers(monkeypatch):
+    """The main server (Handler, /healthz only here) and the metrics server, each on a free port."""
+    port = _free_port()
+    monkeypatch.setenv("CODER_PROMETHEUS_ENABLE", "true")
+    monkeypatch.setenv("CODER_PROMETHEUS_ADDRESS", "127.0.0.1:%d" % port)
+    monkeypatch.setattr(standin, "REQUESTS", {})
+    main = standin.Server(("127.0.0.1", 0), standin.Handler)
+    threading.Thread(target=main.serve_forever, daemon=True).start()
+    metrics = standin.metrics_server(FakeStore())
+    yield "http://127.0.0.1:%d" % main.server_address[1], "http://127.0.0.1:%d" % port
+    main.shutdown()
+    metrics.shutdown()
+
+
+@pytest.mark.parametrize("value", ["", "false", "0"])
+def test_metrics_are_off_unless_enabled(monkeypatch, value):
+    monkeypatch.setenv("CODER_PROMETHEUS_ENABLE", value)
+    assert standin.metrics_server(FakeStore()) is None
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/"])
+def test_metrics_count_the_main_servers_answers(servers, parse, path):
+    main, metrics = servers
+    for _ in range(3):
+        assert urllib.request.urlopen(main + "/healthz").read() == b"OK"
+    with urllib.request.urlopen(metrics + path) as answer:
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = answer.read().decode()
+    flat = parse(text)
+    assert flat["coderd_api_active_users_duration_hour"] == 2
+    assert flat["coderd_api_concurrent_requests"] == 0
+    labelled = parse(text, labels=True)["coderd_api_requests_processed_total"]
+    assert {"labels": {"code": "200", "method": "GET", "path": "/healthz"}, "value": 3} in labelled
