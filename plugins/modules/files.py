@@ -21,8 +21,8 @@ description:
     group and mode set and O(items[].validate) passed before it is renamed over the destination.
   - Items are handled in list order, so a directory item comes before the files it holds. A directory's missing
     parents are created with its owner, group and mode, as M(ansible.builtin.file) creates them; a file whose
-    directory does not exist fails. In check mode nothing is written, and a file whose directory an earlier item
-    would create is reported as created.
+    directory does not exist fails. In check mode nothing is written, and a file whose directory does not exist
+    (an earlier item or task would create it) is reported as created.
   - The task is changed when any item changed, so its C(notify) fires then. Where files need different handlers,
     use one task per handler set, or register the result and read RV(files) per item.
   - The result never holds a file's content, except in the diff of an item whose O(items[].diff) is true. With
@@ -344,7 +344,9 @@ class Applier:
         current = _lstat(dest)
         if current is not None and stat.S_ISDIR(current.st_mode):
             raise ItemError("%s is a directory" % dest)
-        if not self._parent_exists(dest):
+        # In check mode an earlier task may be the one that would create the directory (as with
+        # ansible.builtin.template, the file is then reported as created); a real run fails.
+        if not self.check_mode and not self._parent_exists(dest):
             raise ItemError("%s: its directory %s does not exist" % (dest, os.path.dirname(dest)))
         regular = current is not None and stat.S_ISREG(current.st_mode)
         old = _read(dest) if regular else None

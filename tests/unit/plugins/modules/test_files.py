@@ -165,6 +165,15 @@ def test_a_file_in_a_missing_directory_fails_naming_it(tmp_path):
     assert not (tmp_path / "missing").exists()
 
 
+def test_check_mode_reports_a_file_in_a_missing_directory_as_created(tmp_path):
+    """An earlier task of the play may create the directory: check mode must not fail on it."""
+    dest = tmp_path / "missing" / "job.conf"
+    result = run([dict(dest=str(dest), content="x\n")], check_mode=True, diff=True)
+    assert (result.get("failed"), result["changed"], result["files"][0]["created"]) == (None, True, True)
+    assert result["diff"][0]["after"] == "x\n"
+    assert not (tmp_path / "missing").exists()
+
+
 def test_a_directory_gets_its_missing_parents_with_its_attributes(tmp_path):
     deep = tmp_path / "a" / "b" / "c"
     result = run([dict(dest=str(deep), state="directory", mode="0700")])
