@@ -37,6 +37,11 @@ class FakeStore:
         return [[2]]
 
 
+def _get(url):
+    with urllib.request.urlopen(url) as answer:
+        return answer.read()
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -67,8 +72,7 @@ def test_metrics_are_off_unless_enabled(monkeypatch, value):
 @pytest.mark.parametrize("path", ["/metrics", "/"])
 def test_metrics_count_the_main_servers_answers(servers, parse, path):
     main, metrics = servers
-    for _ in range(3):
-        assert urllib.request.urlopen(main + "/healthz").read() == b"OK"
+    assert [_get(main + "/healthz") for attempt in range(3)] == [b"OK"] * 3
     with urllib.request.urlopen(metrics + path) as answer:
         assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         text = answer.read().decode()
