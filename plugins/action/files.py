@@ -41,7 +41,16 @@ class ActionModule(ActionBase):
                 raise AnsibleActionFail("max_size must be an integer, not %r" % (max_size,))
             module_items = [self._module_item(index, item, max_size, task_vars) for index, item in enumerate(items)]
             module_args = dict(items=module_items, max_size=max_size)
-            result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
+            # The module's arguments hold every file's content: AnsibleModule logs its arguments to the target's
+            # syslog/journal unless _ansible_no_log is set, which _execute_module takes from the task. Make the
+            # call as a no_log task (as copy and template never log content), then restore the task's own no_log,
+            # by which the controller censors (or shows) this task's result and diff.
+            task_no_log = self._task.no_log
+            self._task.no_log = True
+            try:
+                result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
+            finally:
+                self._task.no_log = task_no_log
         except AnsibleAction as exc:
             result.update(exc.result)
         finally:

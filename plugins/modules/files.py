@@ -27,6 +27,9 @@ description:
     use one task per handler set, or register the result and read RV(files) per item.
   - The result never holds a file's content, except in the diff of an item whose O(items[].diff) is true. With
     C(no_log) on the task, Ansible hides the whole result, diff included.
+  - The action plugin always calls the module as a C(no_log) task, so the target never logs its arguments (the
+    files' content) to syslog or the journal, whatever the task's C(no_log); the task's own C(no_log) still decides
+    what the controller shows.
 options:
   items:
     description: The files and directories, in the order they are handled.
@@ -68,7 +71,9 @@ options:
             file is not written when the command fails. Runs only when the content changes, never in check mode.
         type: str
       diff:
-        description: Whether a changed file's old and new content may appear in the diff. Set V(false) for secrets.
+        description:
+          - Whether a changed file's old and new content may appear in the diff. V(false) hides the content from the
+            diff only; for secrets also set C(no_log) on the task, which hides the whole result.
         type: bool
         default: true
   max_size:

@@ -83,10 +83,28 @@ def project(tmp_path):
     return tmp_path
 
 
+# Loaded by every Python process of the run, the module's on the target included (-c local passes the
+# environment on): syslog.syslog appends to a file instead, so a test can read what the module logged.
+SYSLOG_CAPTURE = """import os
+import syslog
+
+
+def _capture(*args):
+    with open(os.environ["G448_SYSLOG_CAPTURE"], "a", encoding="utf-8") as handle:
+        handle.write(repr(args) + "\\n")
+
+
+syslog.syslog = _capture
+"""
+
+
 def playbook(project, collections_root, run_name, *args, succeed=True):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collections_root), ANSIBLE_CONFIG=str(project / "ansible.cfg"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(project / "tmp"), HOME=str(project))
+    capture = project / "syslog-capture"
+    if capture.is_dir():
+        env.update(PYTHONPATH=str(capture), G448_SYSLOG_CAPTURE=str(capture / "log"))
     command = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", "out=%s" % (project / "out"),
                "-e", "run_name=%s" % run_name, "play.yml", *args]
@@ -143,3 +161,28 @@ def test_a_missing_template_fails_naming_it(project, collections_root):
     tasks.write_text(tasks.read_text().replace("src: app.conf.j2, dest", "src: nothere.j2, dest"))
     stdout = playbook(project, collections_root, "missing", "--check", succeed=False)
     assert "nothere.j2" in stdout
+
+
+def test_the_module_never_logs_the_content_on_the_target(project, collections_root):
+    capture = project / "syslog-capture"
+    capture.mkdir()
+    (capture / "sitecustomize.py").write_text(SYSLOG_CAPTURE)
+    playbook(project, collections_root, "logged")
+    logged = (capture / "log").read_text()
+    assert "Invoked with" in logged  # the capture works: other modules of the run log their arguments
+    assert "hunter2" not in logged and "name=hello" not in logged
+    assert "Invoked with items=" not in logged
+
+
+def test_no_log_with_diff_shows_no_content(project, collections_root):
+    tasks = project / "roles" / "r" / "tasks" / "main.yml"
+    text = tasks.read_text().replace("  register: batch\n", "  register: batch\n  no_log: true\n")
+    text = text.replace("  when: not ansible_check_mode\n", "  when: not ansible_check_mode\n  diff: false\n", 1)
+    # The test's own copy of the registered result holds the diff: out of the output as well.
+    tasks.write_text(text.replace("  changed_when: false\n", "  changed_when: false\n  no_log: true\n"))
+    first = playbook(project, collections_root, "first", "--diff")
+    second = playbook(project, collections_root, "second", "--diff", "-vvv", "-e", "greeting=bye")
+    assert (project / "out" / "etc" / "app.conf").read_text().count("name=bye") == 1  # the second run changed it
+    for stdout in first, second:
+        assert "hunter2" not in stdout and "name=hello" not in stdout and "name=bye" not in stdout
+    assert "censored" in second
