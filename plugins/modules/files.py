@@ -63,7 +63,8 @@ options:
       mode:
         description:
           - Octal permissions as a quoted string (V("0644")). When unset, an existing file keeps its mode and a new
-            one gets 0644 (0755 for a directory) less the umask.
+            one gets 0666 (0777 for a directory) less the umask, as M(ansible.builtin.copy) and
+            M(ansible.builtin.file) create them.
         type: raw
       validate:
         description:
@@ -95,7 +96,12 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Symbolic modes (V(u=rw,g=r)) are not supported; follow a symlink at a destination is not either (it is replaced).
+  - Symbolic modes (V(u=rw,g=r)) are not supported.
+  - A directory item whose O(items[].dest) is a symlink to a directory sets owner, group and mode on that directory,
+    as M(ansible.builtin.file) does. A symlink at a file's O(items[].dest) is replaced by the file (as
+    M(ansible.builtin.copy) with C(follow=no)); the diff shows what it pointed to.
+  - Every item's O(items[].dest), O(items[].mode), O(items[].validate) and size are checked before any item is
+    applied. A large old file (over 104448 bytes) is left out of the diff.
   - Meant for files of a few KiB; anything larger belongs to M(ansible.builtin.copy).
 seealso:
   - module: ansible.builtin.template
@@ -181,8 +187,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 _OCTAL_MODE = re.compile(r"^0?[0-7]{3,4}$")
-DEFAULT_FILE_MODE = 0o644
-DEFAULT_DIR_MODE = 0o755
+# ansible.builtin.copy/template create a file 0666 less the umask, ansible.builtin.file a directory 0777 less it.
+DEFAULT_FILE_MODE = 0o666
+DEFAULT_DIR_MODE = 0o777
+# ansible.builtin.copy's default max_file_size_for_diff (the controller's setting is not visible here).
+MAX_DIFF_SIZE = 104448
 
 
 class ItemError(Exception):
@@ -272,6 +281,30 @@ def _lstat(path):
         return None
 
 
+def _stat_through_link(path):
+    """os.stat of what the symlink `path` points to, None when it points to nothing."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def precheck(item, max_size):
+    """What can be checked of an item before anything is applied, so a bad item fails the task before any
+    earlier item is written."""
+    dest = item["dest"]
+    if not os.path.isabs(dest):
+        raise ItemError("%s: dest must be an absolute path" % dest)
+    parse_mode(item["mode"], dest)
+    if item["state"] == "file":
+        if item["validate"] and "%s" not in item["validate"]:
+            raise ItemError("%s: validate must contain %%s (the file to check)" % dest)
+        if item["content"] is not None:
+            size = len(to_bytes(item["content"], errors="surrogate_or_strict"))
+            if size > max_size:
+                raise ItemError("%s: the content is %d bytes, more than max_size (%d)" % (dest, size, max_size))
+
+
 def _sha1(data):
     return hashlib.sha1(data).hexdigest()
 
@@ -310,6 +343,12 @@ class Applier:
         mode = parse_mode(item["mode"], dest)
         current = _lstat(dest)
         entry = dict(dest=dest, state="directory", created=current is None, content_changed=False)
+        if current is not None and stat.S_ISLNK(current.st_mode):
+            # ansible.builtin.file (follow: true) takes a symlink to a directory and sets the attributes on
+            # the directory; os.chown and os.chmod below follow the link.
+            current = _stat_through_link(dest)
+            if current is None or not stat.S_ISDIR(current.st_mode):
+                raise ItemError("%s exists and is not a directory (a symlink to %s)" % (dest, os.readlink(dest)))
         if current is not None and not stat.S_ISDIR(current.st_mode):
             raise ItemError("%s exists and is not a directory" % dest)
         if current is None:
@@ -322,7 +361,7 @@ class Applier:
                 if self.check_mode:
                     self.planned_dirs.add(path)
                 else:
-                    os.mkdir(path, DEFAULT_DIR_MODE if mode is None else 0o700)
+                    os.mkdir(path, DEFAULT_DIR_MODE if mode is None else 0o700)  # less the umask
                     self._set_attributes(path, uid, gid, mode)
         else:
             changes = attribute_changes(current, uid, gid, mode)
@@ -354,15 +393,26 @@ class Applier:
         if not self.check_mode and not self._parent_exists(dest):
             raise ItemError("%s: its directory %s does not exist" % (dest, os.path.dirname(dest)))
         regular = current is not None and stat.S_ISREG(current.st_mode)
-        old = _read(dest) if regular else None
-        content_changed = old is None or _sha1(old) != _sha1(data)
+        # Read only what is compared or shown: a file of another size differs, a large one stays out of the diff.
+        old = _read(dest) if regular and (current.st_size == len(data) or current.st_size <= MAX_DIFF_SIZE) else None
+        content_changed = not regular or current.st_size != len(data) or _sha1(old) != _sha1(data)
+        shown_old = old
+        if regular and current.st_size > MAX_DIFF_SIZE:
+            shown_old = b"(diff skipped: the old file is larger than %d bytes)\n" % MAX_DIFF_SIZE
+        elif current is not None and stat.S_ISLNK(current.st_mode):
+            # The link is replaced by a file (as copy and template with follow: no); the diff shows what it
+            # pointed to, as copy's does.
+            target = _stat_through_link(dest)
+            if target is not None and stat.S_ISREG(target.st_mode) and target.st_size <= MAX_DIFF_SIZE:
+                shown_old = _read(dest)
         entry = dict(dest=dest, state="file", created=current is None, content_changed=content_changed)
 
         if regular:
             changes = attribute_changes(current, uid, gid, mode)
         else:
             changes = [name for name, value in (("owner", uid), ("group", gid), ("mode", mode)) if value is not None]
-        diffs = self._file_diffs(item, old, data, current if regular else None, uid, gid, mode, changes, content_changed)
+        diffs = self._file_diffs(item, shown_old, data, current if regular else None, uid, gid, mode, changes,
+                                 content_changed)
 
         if not self.check_mode:
             if content_changed:
@@ -398,8 +448,9 @@ class Applier:
         return diffs
 
     def _set_attributes(self, path, uid, gid, mode):
+        """Owner, group and mode of `path`, through a symlink (only a directory item may be one here)."""
         if uid is not None or gid is not None:
-            os.lchown(path, -1 if uid is None else uid, -1 if gid is None else gid)
+            os.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
         if mode is not None:
             os.chmod(path, mode)
 
@@ -419,8 +470,6 @@ class Applier:
                 os.fchmod(out.fileno(), mode)
                 os.fsync(out.fileno())
             if validate:
-                if "%s" not in validate:
-                    raise ItemError("%s: validate must contain %%s (the file to check)" % dest)
                 rc, out_text, err_text = self.module.run_command(validate % tmp)
                 if rc != 0:
                     raise ItemError("%s: validate (%s) failed with rc %d: %s"
@@ -430,6 +479,12 @@ class Applier:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
             raise
+        # The rename is durable only once the directory is on disk too.
+        directory_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
 
 
 def main():
@@ -456,8 +511,11 @@ def main():
     applier = Applier(module)
     files, diffs = [], []
     for item in module.params["items"]:
-        if not os.path.isabs(item["dest"]):
-            module.fail_json(msg="%s: dest must be an absolute path" % item["dest"], files=files)
+        try:
+            precheck(item, module.params["max_size"])
+        except ItemError as exc:
+            module.fail_json(msg=to_native(exc), files=files, changed=False)
+    for item in module.params["items"]:
         try:
             if item["state"] == "directory":
                 entry, diff = applier.directory(item)

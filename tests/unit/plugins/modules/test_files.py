@@ -196,3 +196,97 @@ def test_a_mode_that_is_not_octal_fails(tmp_path, mode):
 def test_src_without_the_action_plugin_fails(tmp_path):
     result = run([dict(dest=str(tmp_path / "f"), src="f.j2")])
     assert result["failed"] is True and "action plugin" in result["msg"]
+
+
+def test_a_directory_item_follows_a_symlink_to_a_directory(tmp_path):
+    """As ansible.builtin.file (follow: true) does: the link's target gets the attributes, the link stays."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    item = dict(dest=str(link), state="directory", mode="0750", owner=str(NOBODY))
+    first = run([item], diff=True)
+    assert first.get("failed") is None, first
+    assert (first["changed"], first["files"][0]["created"], first["files"][0]["attributes_changed"]) == (
+        True, False, ["owner", "mode"])
+    assert first["diff"][0]["after"].endswith("mode: 0750\n") and first["diff"][0]["before"].endswith("mode: 0700\n")
+    assert (mode_of(real), os.stat(real).st_uid) == (0o750, NOBODY)
+    assert link.is_symlink() and os.lstat(link).st_uid == os.getuid()
+    assert run([item])["changed"] is False
+
+
+@pytest.mark.parametrize("target", ["file", "nothing"])
+def test_a_directory_item_on_a_symlink_to_something_else_fails(tmp_path, target):
+    if target == "file":
+        (tmp_path / "target").write_text("x\n")
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    result = run([dict(dest=str(tmp_path / "link"), state="directory", mode="0750")])
+    assert result["failed"] is True and "is not a directory" in result["msg"]
+    assert (tmp_path / "link").is_symlink()
+
+
+def test_a_file_dest_that_is_a_symlink_is_replaced_and_the_diff_shows_what_it_pointed_to(tmp_path):
+    """As copy and template with follow: no: the link becomes a file, its old target is left as it was."""
+    target = tmp_path / "target"
+    target.write_text("old\n")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    result = run([dict(dest=str(link), content="new\n", mode="0644")], diff=True)
+    assert result["changed"] is True and result["files"][0]["content_changed"] is True
+    assert result["diff"][-1]["before"] == "old\n" and result["diff"][-1]["after"] == "new\n"
+    assert not link.is_symlink() and link.read_text() == "new\n"
+    assert target.read_text() == "old\n"
+
+
+def test_a_file_dest_that_is_a_directory_fails(tmp_path):
+    (tmp_path / "d").mkdir()
+    result = run([dict(dest=str(tmp_path / "d"), content="x\n")])
+    assert result["failed"] is True and "is a directory" in result["msg"]
+    assert (tmp_path / "d").is_dir()
+
+
+def test_a_large_old_file_is_not_put_in_the_diff(tmp_path):
+    dest = tmp_path / "big"
+    dest.write_text("y" * 200000)
+    result = run([dict(dest=str(dest), content="x\n", mode="0644")], diff=True)
+    assert result["changed"] is True and dest.read_text() == "x\n"
+    assert "yyyy" not in json.dumps(result)
+    assert "diff skipped" in result["diff"][-1]["before"]
+
+
+@pytest.mark.parametrize("bad", [dict(dest="relative/path", content="x\n"),
+                                 dict(dest="/nonexistent-g448/f", content="x\n", validate="true")])
+def test_a_bad_item_fails_before_any_item_is_applied(tmp_path, bad):
+    first = dict(dest=str(tmp_path / "first"), content="x\n")
+    result = run([first, bad])
+    assert result["failed"] is True and bad["dest"] in result["msg"]
+    assert not (tmp_path / "first").exists()
+
+
+def test_default_modes_are_core_s_less_the_umask(tmp_path):
+    """ansible.builtin.copy/template create a file 0666 & ~umask, ansible.builtin.file a directory 0777 & ~umask."""
+    old = os.umask(0o002)
+    try:
+        run([dict(dest=str(tmp_path / "d"), state="directory"), dict(dest=str(tmp_path / "d" / "f"), content="x\n")])
+    finally:
+        os.umask(old)
+    assert (mode_of(tmp_path / "d"), mode_of(tmp_path / "d" / "f")) == (0o775, 0o664)
+
+
+def test_the_directory_is_synced_after_the_rename(tmp_path):
+    """The rename is durable only once the directory is fsynced: the module run with os.fsync recorded."""
+    record = tmp_path / "fsynced"
+    wrapper = (
+        "import os, runpy, stat, sys\n"
+        "real = os.fsync\n"
+        "def fsync(fd):\n"
+        "    with open(%r, 'a') as out:\n"
+        "        out.write(('dir' if stat.S_ISDIR(os.fstat(fd).st_mode) else 'file') + '\\n')\n"
+        "    real(fd)\n"
+        "os.fsync = fsync\n"
+        "runpy.run_path(%r, run_name='__main__')\n" % (str(record), str(MODULE)))
+    items = [dict(dest=str(tmp_path / "d"), state="directory"), dict(dest=str(tmp_path / "d" / "f"), content="x\n")]
+    done = subprocess.run([sys.executable, "-c", wrapper], input=json.dumps({"ANSIBLE_MODULE_ARGS": dict(items=items)}),
+                          capture_output=True, text=True, check=False)
+    assert json.loads(done.stdout)["changed"] is True
+    assert record.read_text().split() == ["file", "dir"]
