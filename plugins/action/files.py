@@ -16,6 +16,7 @@ MODULE = "g448.devenv.files"
 DEFAULT_MAX_SIZE = 65536
 # ansible-core 2.19 tags template text as trusted; 2.17 and 2.18 trust every string they are given.
 _TRUST = getattr(_ansible_template, "trust_as_template", None)
+_TASK_KEYS = frozenset(("items", "max_size"))
 _ITEM_KEYS = frozenset(("dest", "state", "src", "content", "owner", "group", "mode", "validate", "diff"))
 
 
@@ -31,6 +32,10 @@ class ActionModule(ActionBase):
         del tmp
 
         try:
+            unknown = sorted(set(self._task.args) - _TASK_KEYS)
+            if unknown:  # the module would reject them, but only items and max_size are passed on to it
+                raise AnsibleActionFail("unknown arguments %s (g448.devenv.files takes items and max_size; owner, "
+                                        "group, mode, validate and diff go in each item)" % ", ".join(unknown))
             items = self._task.args.get("items")
             max_size = self._task.args.get("max_size", DEFAULT_MAX_SIZE)
             if not isinstance(items, list) or not items:
@@ -113,6 +118,8 @@ class ActionModule(ActionBase):
         searchpath = [path for base in searchpath for path in (os.path.join(base, "templates"), base)]
 
         template_vars = dict(task_vars)
+        # ansible-core marks generate_ansible_template_vars for deprecation in 2.23: inline the template_* variables
+        # before the collection supports 2.23. A user's ansible_managed wins, as on 2.19 (documented in the notes).
         generated = _ansible_template.generate_ansible_template_vars(src, fullpath=source, dest_path=dest)
         if "ansible_managed" in task_vars:
             generated.pop("ansible_managed", None)
@@ -128,8 +135,11 @@ class ActionModule(ActionBase):
                 rendered = self._render_legacy(source, searchpath, template_vars, overrides)
         except AnsibleAction:
             raise
-        except Exception as exc:  # the template's own error, named with its file
-            raise AnsibleActionFail("%s (rendering %s): %s: %s" % (dest, src, type(exc).__name__, to_text(exc)))
+        except Exception as exc:
+            # The template's own error, named with the file it was for. Not an AnsibleAction, which run() would
+            # turn into a plain result: raised out of the action as ansible.builtin.template lets it, the task
+            # error keeps its cause, and on ansible-core 2.19 the template's origin (file, line).
+            raise AnsibleError("%s (rendering %s): %s: %s" % (dest, src, type(exc).__name__, to_text(exc))) from exc
         return "" if rendered is None else to_text(rendered)
 
     def _render_legacy(self, source, searchpath, template_vars, overrides):

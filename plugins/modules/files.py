@@ -103,6 +103,9 @@ notes:
   - Every item's O(items[].dest), O(items[].mode), O(items[].validate) and size are checked before any item is
     applied. A large old file (over 104448 bytes) is left out of the diff.
   - Meant for files of a few KiB; anything larger belongs to M(ansible.builtin.copy).
+  - A C(ansible_managed) variable set in the inventory or play is used as ansible-core 2.19's
+    M(ansible.builtin.template) uses it, on ansible-core 2.17 and 2.18 too (their template action uses the
+    configuration's string instead).
 seealso:
   - module: ansible.builtin.template
   - module: ansible.builtin.copy

@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible.release import __version__ as ANSIBLE_VERSION
+
+ANSIBLE_CORE = tuple(int(part) for part in ANSIBLE_VERSION.split(".")[:2])
 
 TEMPLATE = """{{ ansible_managed | comment }}
 # {{ template_path | basename }} for {{ inventory_hostname }}
@@ -110,7 +113,7 @@ def playbook(project, collections_root, run_name, *args, succeed=True):
                "-e", "run_name=%s" % run_name, "play.yml", *args]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert (done.returncode == 0) is succeed, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr  # ansible-core 2.19 prints a task's error on stderr
 
 
 def recap(stdout):
@@ -186,3 +189,27 @@ def test_no_log_with_diff_shows_no_content(project, collections_root):
     for stdout in first, second:
         assert "hunter2" not in stdout and "name=hello" not in stdout and "name=bye" not in stdout
     assert "censored" in second
+
+
+def test_an_undefined_variable_fails_the_task_naming_it_and_the_template(project, collections_root):
+    template = project / "roles" / "r" / "templates" / "app.conf.j2"
+    template.write_text(template.read_text().replace("name={{ greeting }}", "name={{ greeting }}\nx={{ nope_g448 }}"))
+    stdout = playbook(project, collections_root, "undefined", "--check", succeed=False)
+    failure = stdout[stdout.index("TASK [r : Ensure the batch is in place]"):]
+    assert "nope_g448" in failure and "app.conf.j2" in failure
+    if ANSIBLE_CORE >= (2, 19):  # the template's own origin, as ansible.builtin.template reports it
+        assert "Origin: %s" % template in failure
+    assert "hunter2" not in stdout
+
+
+@pytest.mark.parametrize("args, named", [
+    ("items: [{content: x, dest: \"{{ out }}/x\"}]\n    mode: \"0600\"", "unknown arguments mode"),
+    ("items: [{content: x, dest: \"{{ out }}/x\"}]\n    max_sise: 10", "unknown arguments max_sise"),
+    ("items: [{content: x, dest: \"{{ out }}/x\", mdoe: \"0600\"}]", "unknown keys mdoe"),
+], ids=["task-level mode", "misspelt max_size", "misspelt item key"])
+def test_unknown_arguments_fail_the_task_naming_them(project, collections_root, args, named):
+    (project / "roles" / "r" / "tasks" / "main.yml").write_text(
+        "- name: Ensure a misspelt batch fails\n  g448.devenv.files:\n    %s\n" % args)
+    stdout = playbook(project, collections_root, "unknown", succeed=False)
+    assert named in stdout
+    assert not (project / "out" / "x").exists()
