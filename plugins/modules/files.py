@@ -376,16 +376,14 @@ class Applier:
         diff.update(before_header=dest, after_header=dest)
         return entry, [diff] if entry["changed"] else []
 
-    def file(self, item, max_size):
+    def file(self, item):
         dest = item["dest"]
         if item["src"] is not None:
             raise ItemError("%s: src is rendered by the g448.devenv.files action plugin; call the module through it"
                             % dest)
         if item["content"] is None:
             raise ItemError("%s: a file needs content (or src through the action plugin)" % dest)
-        data = to_bytes(item["content"], errors="surrogate_or_strict")
-        if len(data) > max_size:
-            raise ItemError("%s: the content is %d bytes, more than max_size (%d)" % (dest, len(data), max_size))
+        data = to_bytes(item["content"], errors="surrogate_or_strict")  # its size: checked by precheck()
         uid, gid = resolve_uid(item["owner"], dest), resolve_gid(item["group"], dest)
         mode = parse_mode(item["mode"], dest)
         current = _lstat(dest)
@@ -523,7 +521,7 @@ def main():
             if item["state"] == "directory":
                 entry, diff = applier.directory(item)
             else:
-                entry, diff = applier.file(item, module.params["max_size"])
+                entry, diff = applier.file(item)
         except ItemError as exc:
             module.fail_json(msg=to_native(exc), files=files, changed=any(f["changed"] for f in files))
         except OSError as exc:
