@@ -71,6 +71,8 @@ server() {
     # A systemd container that can run Docker itself (the workspaces): the
     # capabilities and security options of the Molecule scenarios' platform
     # (G448_PLATFORM in .env.yml), a named volume for /var/lib/docker. No --privileged.
+    # The site's name resolves to the container itself, as it does for a browser
+    # (*.localhost), so the monitoring's probe of <access URL>/healthz reaches Caddy.
     local nested
     mapfile -t nested < <("$PY" -c '
 import yaml
@@ -84,6 +86,7 @@ for flag, key in (("--cap-add=", "capabilities"), ("--security-opt=", "security_
       --cgroupns host --volume /sys/fs/cgroup:/sys/fs/cgroup:rw \
       --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
       --volume "$NAME-docker:/var/lib/docker" \
+      --add-host "$SITE_HOST:127.0.0.1" \
       --stop-signal SIGRTMIN+3 \
       ${PORT:+--publish "127.0.0.1:$PORT:443"} \
       "$IMAGE" /lib/systemd/systemd >/dev/null
