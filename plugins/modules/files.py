@@ -216,26 +216,24 @@ def parse_mode(value, dest):
     return int(text, 8)
 
 
-def resolve_uid(owner, dest):
-    if owner is None:
+def _resolve_id(name, lookup, field, kind, dest):
+    """A numeric id as given, a name through the host's user or group database, None for None."""
+    if name is None:
         return None
-    if owner.isdigit():
-        return int(owner)
+    if name.isdigit():
+        return int(name)
     try:
-        return pwd.getpwnam(owner).pw_uid
+        return getattr(lookup(name), field)
     except KeyError:
-        raise ItemError("%s: no user named %s on this host" % (dest, owner))
+        raise ItemError("%s: no %s named %s on this host" % (dest, kind, name))
+
+
+def resolve_uid(owner, dest):
+    return _resolve_id(owner, pwd.getpwnam, "pw_uid", "user", dest)
 
 
 def resolve_gid(group, dest):
-    if group is None:
-        return None
-    if group.isdigit():
-        return int(group)
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise ItemError("%s: no group named %s on this host" % (dest, group))
+    return _resolve_id(group, grp.getgrnam, "gr_gid", "group", dest)
 
 
 def _user_name(uid):
