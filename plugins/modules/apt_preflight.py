@@ -20,8 +20,8 @@ description:
   - It also returns whether C(/var/lib/apt/lists) holds any package index (C(*_Packages*)). A fresh image may
     carry an empty but recent lists directory, which C(cache_valid_time) of M(ansible.builtin.apt) would trust;
     a role refreshes the cache whatever its age when RV(package_index) is V(false).
-  - Every role of the collection opens its install step with this one task, so each role stays standalone. The
-    action plugin checks a host once per C(ansible-playbook) run. A check that found dpkg healthy and a package
+  - Every role of the collection opens its install step with this one task, so each role stays standalone. Without
+    O(packages), the action plugin checks a host once per C(ansible-playbook) run. A check that found dpkg healthy and a package
     index present is recorded as the host fact C(g448_apt_preflight) with the run's id, and a later call with the
     same options in the same run returns that (RV(cached)) without a round trip. A repair, a repair due in check
     mode or a missing package index is never recorded, so the next call checks again.
@@ -34,6 +34,19 @@ options:
     description: apt's package lists directory.
     type: path
     default: /var/lib/apt/lists
+  packages:
+    description:
+      - The packages the role's next apt task installs with C(state=present). The module returns those of them
+        that dpkg does not have fully installed (RV(missing)), from the same C(dpkg-query) run, so a role whose
+        packages are all installed skips its apt task on a rerun (apt loads its whole cache even when it has
+        nothing to do). A name may carry an architecture (V(libc6:amd64)) or an exact version (V(jq=1.7.1-3));
+        a name with a wildcard or a version relation dpkg cannot compare is always reported missing, so apt
+        decides.
+      - With packages the module always runs (installs between two roles change the answer); without, the
+        action plugin may answer from this run's earlier check.
+    type: list
+    elements: str
+    default: []
 attributes:
   action:
     description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
@@ -65,6 +78,18 @@ EXAMPLES = r"""
     name: [jq]
     update_cache: true
     cache_valid_time: "{{ 3600 if __myrole_apt.package_index else 0 }}"
+
+- name: Ensure dpkg is usable and learn which of the role's packages are missing
+  g448.devenv.apt_preflight:
+    packages: [restic, jq]
+  register: __myrole_apt
+
+- name: Ensure the role's packages are installed (skipped on a rerun where all are)
+  ansible.builtin.apt:
+    name: [restic, jq]
+    update_cache: true
+    cache_valid_time: "{{ 3600 if __myrole_apt.package_index else 0 }}"
+  when: __myrole_apt.missing | length > 0
 """
 
 RETURN = r"""
@@ -89,6 +114,15 @@ cached:
   returned: always
   type: bool
   sample: false
+missing:
+  description:
+    - The names of O(packages) that dpkg does not have fully installed (or not at the version asked for), in the
+      order given; empty when O(packages) is empty. In check mode after a repair that would run, every package
+      is reported missing.
+  returned: always
+  type: list
+  elements: str
+  sample: [restic]
 """
 
 import os
@@ -96,6 +130,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+STATUS_FORMAT = "${db:Status-Status} ${binary:Package} ${Version}\\n"
 UNFINISHED_STATES = ("unpacked", "half-configured", "triggers-awaited", "triggers-pending")
 _JOURNAL_ENTRY = re.compile(r"^[0-9]+$")
 
@@ -105,14 +140,38 @@ def journal_entries(names):
     return sorted(name for name in names if _JOURNAL_ENTRY.match(name))
 
 
-def unfinished_packages(status_text):
-    """The 'state package' lines of dpkg-query output whose state an interrupted run leaves behind."""
-    found = []
+def parse_status(status_text):
+    """(state, package, version) for each 'state package version' line of dpkg-query's output."""
+    rows = []
     for line in status_text.splitlines():
-        state, package = (line.strip().split(" ", 1) + [""])[:2]
-        if state in UNFINISHED_STATES and package:
-            found.append("%s %s" % (state, package))
-    return found
+        state, package, version = (line.strip().split(" ", 2) + ["", ""])[:3]
+        if package:
+            rows.append((state, package, version))
+    return rows
+
+
+def unfinished_packages(rows):
+    """'state package' for each package in a state an interrupted run leaves behind."""
+    return ["%s %s" % (state, package) for state, package, _version in rows if state in UNFINISHED_STATES]
+
+
+def missing_packages(wanted, rows):
+    """The names in `wanted` that are not fully installed according to dpkg-query's rows. A name matches a
+    package with or without its architecture qualifier; name=version must match the installed version
+    exactly. A name with a wildcard or a relation (apt's own syntax) is always missing: apt decides."""
+    installed = {}
+    for state, package, version in rows:
+        if state == "installed":
+            installed[package] = version
+            installed.setdefault(package.split(":", 1)[0], version)
+    missing = []
+    for name in wanted:
+        package, _sep, version = name.partition("=")
+        if any(char in package for char in "*?[<>") or version.startswith(("=", "<", ">")) or "*" in version:
+            missing.append(name)
+        elif package not in installed or (version and installed[package] != version):
+            missing.append(name)
+    return missing
 
 
 def has_package_index(names):
@@ -127,22 +186,32 @@ def _listdir(path):
         return []
 
 
+def dpkg_status(module, dpkg_query):
+    """dpkg-query's rows for every package dpkg knows."""
+    rc, out, err = module.run_command([dpkg_query, "--show", "--showformat=" + STATUS_FORMAT])
+    if rc != 0:
+        module.fail_json(msg="dpkg-query could not list the packages: %s" % (err.strip() or out.strip()), rc=rc)
+    return parse_status(out)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             dpkg_updates_dir=dict(type="path", default="/var/lib/dpkg/updates"),
             apt_lists_dir=dict(type="path", default="/var/lib/apt/lists"),
+            packages=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
     dpkg_query = module.get_bin_path("dpkg-query", required=True)
-    rc, out, err = module.run_command([dpkg_query, "--show", "--showformat=${db:Status-Status} ${binary:Package}\\n"])
-    if rc != 0:
-        module.fail_json(msg="dpkg-query could not list the packages: %s" % (err.strip() or out.strip()), rc=rc)
+    rows = dpkg_status(module, dpkg_query)
+    wanted = module.params["packages"]
 
     reasons = ["journal entry %s" % name for name in journal_entries(_listdir(module.params["dpkg_updates_dir"]))]
-    reasons += unfinished_packages(out)
+    reasons += unfinished_packages(rows)
     result = dict(changed=bool(reasons), repaired=bool(reasons), reasons=reasons)
+    # In check mode the repair does not run, so what it would leave installed is unknown: apt decides.
+    result["missing"] = list(wanted) if reasons and module.check_mode else missing_packages(wanted, rows)
 
     if reasons and not module.check_mode:
         dpkg = module.get_bin_path("dpkg", required=True)
@@ -152,6 +221,8 @@ def main():
         )
         if rc != 0:
             module.fail_json(msg="dpkg --configure -a failed: %s" % (err.strip() or out.strip()), rc=rc, **result)
+        if wanted:
+            result["missing"] = missing_packages(wanted, dpkg_status(module, dpkg_query))
 
     result["package_index"] = has_package_index(_listdir(module.params["apt_lists_dir"]))
     module.exit_json(**result)

@@ -42,9 +42,18 @@ PLAYBOOK = """
         apt_lists_dir: "{{ root }}/lists"
       register: third
 
+    - name: A role that asks which of its packages are missing
+      g448.devenv.apt_preflight:
+        dpkg_updates_dir: "{{ root }}/updates"
+        apt_lists_dir: "{{ root }}/lists"
+        packages: [dpkg, jq]
+      register: fourth
+
     - name: Show what each call answered
       ansible.builtin.debug:
-        msg: "CACHED={{ [first.cached, second.cached, third.cached] | join(',') }} INDEX={{ third.package_index }}"
+        msg: >-
+          CACHED={{ [first.cached, second.cached, third.cached, fourth.cached] | join(',') }}
+          INDEX={{ third.package_index }} MISSING={{ second.missing | join(',') }}/{{ fourth.missing | join(',') }}
 """
 
 
@@ -54,7 +63,7 @@ def host(tmp_path):
     bindir.mkdir()
     for sub in ("updates", "lists", "facts"):
         (tmp_path / sub).mkdir()
-    (bindir / "dpkg-query").write_text('#!/bin/sh\necho call >> "%s"\necho "installed dpkg"\n' % (tmp_path / "calls"))
+    (bindir / "dpkg-query").write_text('#!/bin/sh\necho call >> "%s"\necho "installed dpkg 1.22.21"\n' % (tmp_path / "calls"))
     (bindir / "dpkg-query").chmod(0o755)
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     (tmp_path / "ansible.cfg").write_text(
@@ -82,22 +91,23 @@ def calls(host):
 def test_a_healthy_host_is_checked_once_per_run(host, collections_root):
     (host / "lists" / "deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages").write_text("")
     stdout = playbook(host, collections_root)
-    assert calls(host) == 1
-    assert "CACHED=False,True,True INDEX=True" in stdout
+    # The call with packages reaches the host although dpkg was checked: the answer changes with installs.
+    assert calls(host) == 2
+    assert 'CACHED=False,True,True,False INDEX=True MISSING=/jq' in stdout
     # The next run checks again, though the fact from the first is cached on disk.
     playbook(host, collections_root)
-    assert calls(host) == 2
+    assert calls(host) == 4
 
 
 def test_a_host_without_a_package_index_is_checked_every_time(host, collections_root):
     stdout = playbook(host, collections_root)
-    assert calls(host) == 3
-    assert "CACHED=False,False,False INDEX=False" in stdout
+    assert calls(host) == 4
+    assert "CACHED=False,False,False,False INDEX=False" in stdout
 
 
 def test_a_repair_due_in_check_mode_is_not_recorded(host, collections_root):
     (host / "lists" / "deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages").write_text("")
     (host / "updates" / "0001").write_text("")
     stdout = playbook(host, collections_root, "--check")
-    assert calls(host) == 3
-    assert "CACHED=False,False,False" in stdout
+    assert calls(host) == 4
+    assert "CACHED=False,False,False,False" in stdout

@@ -15,7 +15,7 @@ import pytest
 
 MODULE = Path(__file__).resolve().parents[4] / "plugins" / "modules" / "apt_preflight.py"
 
-INSTALLED = "installed base-files\ninstalled dpkg\n"
+INSTALLED = "installed base-files 13.8\ninstalled dpkg 1.22.21\n"
 
 
 @pytest.fixture
@@ -29,21 +29,25 @@ def host(tmp_path):
     (tmp_path / "status.txt").write_text(INSTALLED)
     (tmp_path / "dpkg_rc.txt").write_text("0")
     (bindir / "dpkg-query").write_text('#!/bin/sh\ncat "%s"\n' % (tmp_path / "status.txt"))
+    # dpkg logs its call; a status_after.txt becomes dpkg-query's answer once it ran (what the repair fixed).
     (bindir / "dpkg").write_text(
-        '#!/bin/sh\necho "$* frontend=$DEBIAN_FRONTEND" >> "%s"\nexit $(cat "%s")\n'
-        % (tmp_path / "dpkg.log", tmp_path / "dpkg_rc.txt")
+        '#!/bin/sh\necho "$* frontend=$DEBIAN_FRONTEND" >> "%s"\n[ -f "%s" ] && cp "%s" "%s"\nexit $(cat "%s")\n'
+        % (tmp_path / "dpkg.log", tmp_path / "status_after.txt", tmp_path / "status_after.txt",
+           tmp_path / "status.txt", tmp_path / "dpkg_rc.txt")
     )
     for tool in bindir.iterdir():
         tool.chmod(0o755)
     return tmp_path
 
 
-def run(host, check_mode=False):
+def run(host, check_mode=False, packages=None):
     args = {
         "dpkg_updates_dir": str(host / "updates"),
         "apt_lists_dir": str(host / "lists"),
         "_ansible_check_mode": check_mode,
     }
+    if packages is not None:
+        args["packages"] = packages
     env = dict(os.environ, PATH="%s:%s" % (host / "bin", os.environ["PATH"]))
     done = subprocess.run(
         [sys.executable, str(MODULE)], input=json.dumps({"ANSIBLE_MODULE_ARGS": args}),
@@ -99,3 +103,46 @@ def test_a_failed_repair_fails_with_dpkg_s_message(host):
     result = run(host)
     assert result["failed"] is True
     assert result["msg"].startswith("dpkg --configure -a failed")
+
+
+STATUS = INSTALLED + (
+    "installed jq 1.7.1-6\n"
+    "installed libc6:amd64 2.41-12\n"
+    "config-files restic 0.16.4-1\n"
+    "not-installed caddy \n"
+)
+
+
+@pytest.mark.parametrize("packages, missing", [
+    (["jq", "dpkg"], []),
+    (["jq", "restic", "caddy", "prometheus"], ["restic", "caddy", "prometheus"]),
+    (["libc6", "libc6:amd64"], []),
+    (["libc6:i386"], ["libc6:i386"]),
+    (["jq=1.7.1-6"], []),
+    (["jq=1.6-2"], ["jq=1.6-2"]),
+    (["jq=1.7*", "j*", "jq>=1.0"], ["jq=1.7*", "j*", "jq>=1.0"]),
+])
+def test_missing_names_what_dpkg_has_not_fully_installed(host, packages, missing):
+    (host / "status.txt").write_text(STATUS)
+    result = run(host, packages=packages)
+    assert (result["changed"], result["missing"]) == (False, missing)
+
+
+def test_without_packages_nothing_is_missing(host):
+    (host / "status.txt").write_text(STATUS)
+    assert run(host)["missing"] == []
+
+
+def test_after_a_repair_missing_is_what_dpkg_reports_then(host):
+    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash 1.0\n")
+    (host / "status_after.txt").write_text(STATUS + "installed g448-dpkg-crash 1.0\n")
+    result = run(host, packages=["g448-dpkg-crash", "jq", "restic"])
+    assert result["repaired"] is True
+    assert result["missing"] == ["restic"]
+
+
+def test_check_mode_with_a_repair_due_reports_every_package_missing(host):
+    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash 1.0\n")
+    result = run(host, check_mode=True, packages=["jq", "restic"])
+    assert result["missing"] == ["jq", "restic"]
+    assert dpkg_calls(host) == []
