@@ -18,6 +18,8 @@ DEFAULT_MAX_SIZE = 65536
 _TRUST = getattr(_ansible_template, "trust_as_template", None)
 _TASK_KEYS = frozenset(("items", "max_size"))
 _ITEM_KEYS = frozenset(("dest", "state", "src", "content", "owner", "group", "mode", "validate", "diff"))
+# An absent item removes what is there: none of these apply to it.
+_ABSENT_REFUSES = ("src", "content", "owner", "group", "mode", "validate")
 
 
 class ActionModule(ActionBase):
@@ -85,8 +87,13 @@ class ActionModule(ActionBase):
             if has_src or has_content:
                 raise AnsibleActionFail("%s: a directory takes neither src nor content" % dest)
             return dict(item)
+        if state == "absent":
+            given = [key for key in _ABSENT_REFUSES if item.get(key) is not None]
+            if given:
+                raise AnsibleActionFail("%s: an absent item takes no %s" % (dest, ", ".join(given)))
+            return dict(item)
         if state != "file":
-            raise AnsibleActionFail("%s: state must be file or directory, not %r" % (dest, state))
+            raise AnsibleActionFail("%s: state must be file, directory or absent, not %r" % (dest, state))
         if has_src == has_content:
             raise AnsibleActionFail("%s: a file needs exactly one of src and content" % dest)
 

@@ -12,10 +12,14 @@ author:
 version_added: 1.1.0
 short_description: Ensure a batch of small files (templates or inline content) and directories in one round trip
 description:
-  - Takes a list of files and directories. The action plugin renders every O(items[].src) template on the
-    controller with the task's variables, as M(ansible.builtin.template) does (the same templar, search path and
-    C(ansible_managed)), then makes one module call on the target for the whole list, instead of one round trip per
-    file of a looped M(ansible.builtin.template), M(ansible.builtin.copy) or M(ansible.builtin.file).
+  - Takes a list of files and directories to be present, and of files and symlinks to be absent. The action plugin
+    renders every O(items[].src) template on the controller with the task's variables, as M(ansible.builtin.template)
+    does (the same templar, search path and C(ansible_managed)), then makes one module call on the target for the
+    whole list, instead of one round trip per file of a looped M(ansible.builtin.template), M(ansible.builtin.copy)
+    or M(ansible.builtin.file).
+  - An O(items[].state=absent) item removes a file or a symlink (never what it points to) when one is there, as
+    M(ansible.builtin.file) with O(items[].state=absent) does; a directory there fails the task, naming it
+    (M(ansible.builtin.file) would remove it with all it holds).
   - On the target, each item is compared with what is there (sha1 of the content, owner, group, mode) and only what
     differs is written. A file is written atomically, a temporary file in the destination's directory, with owner,
     group and mode set and O(items[].validate) passed before it is renamed over the destination.
@@ -42,9 +46,13 @@ options:
         type: path
         required: true
       state:
-        description: V(file) for a file with O(items[].src) or O(items[].content), V(directory) for a directory.
+        description:
+          - V(file) for a file with O(items[].src) or O(items[].content), V(directory) for a directory, V(absent) for
+            no file or symlink at O(items[].dest).
+          - An V(absent) item takes O(items[].dest) (and O(items[].diff)) only; the action plugin fails on any
+            other key, naming the item.
         type: str
-        choices: [file, directory]
+        choices: [file, directory, absent]
         default: file
       src:
         description:
@@ -125,6 +133,7 @@ EXAMPLES = r"""
     items:
       - {src: myjob.service.j2, dest: /etc/systemd/system/myjob.service, owner: root, group: root, mode: "0644"}
       - {src: myjob.timer.j2, dest: /etc/systemd/system/myjob.timer, owner: root, group: root, mode: "0644"}
+      - {dest: /etc/systemd/system/myjob-old.timer, state: absent}
   register: __myrole_units
   notify: reload systemd
 
@@ -147,23 +156,25 @@ files:
       type: str
       sample: /etc/systemd/system/myjob.service
     state:
-      description: V(file) or V(directory).
+      description: V(file), V(directory) or V(absent), as the item asked.
       type: str
       sample: file
     changed:
-      description: Whether anything of this item changed (or would, in check mode).
+      description:
+        - Whether anything of this item changed (or would, in check mode). For an V(absent) item, whether a file
+          or symlink was (or would be) removed.
       type: bool
       sample: true
     created:
-      description: Whether the path did not exist before.
+      description: Whether the path did not exist before (always V(false) for an V(absent) item).
       type: bool
       sample: false
     content_changed:
-      description: Whether the file's content changed (always V(false) for a directory).
+      description: Whether the file's content changed (always V(false) for a directory and an V(absent) item).
       type: bool
       sample: true
     attributes_changed:
-      description: Which of owner, group and mode changed.
+      description: Which of owner, group and mode changed (always empty for an V(absent) item).
       type: list
       elements: str
       sample: [mode]
@@ -171,7 +182,10 @@ files:
     - {dest: /usr/local/sbin/myjob, state: file, changed: true, created: false, content_changed: false,
        attributes_changed: [mode]}
 diff:
-  description: In diff mode, one entry per changed item; file content only for items whose O(items[].diff) is true.
+  description:
+    - In diff mode, one entry per changed item; file content only for items whose O(items[].diff) is true.
+    - A removed path shows its state before (V(file), V(link) for a symlink) and after (V(absent)), never its content,
+      as M(ansible.builtin.file) shows it.
   returned: changed and diff mode
   type: list
   elements: dict
@@ -276,10 +290,20 @@ def describe_attributes(uid, gid, mode, names):
 
 
 def _lstat(path):
+    """os.lstat of `path`, None when nothing is there (also when a parent is a file, as os.path.lexists says)."""
     try:
         return os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def _fsync_directory(directory):
+    """A rename or unlink in `directory` is durable only once the directory is on disk too."""
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)
+    finally:
+        os.close(directory_fd)
 
 
 def _stat_through_link(path):
@@ -373,6 +397,23 @@ class Applier:
         entry.update(attributes_changed=changes, changed=entry["created"] or bool(changes))
         diff.update(before_header=dest, after_header=dest)
         return entry, [diff] if entry["changed"] else []
+
+    def absent(self, item):
+        """An absent item: a file or symlink at dest is removed (a symlink, never what it points to); a directory
+        fails, as removing it would take what it holds."""
+        dest = item["dest"]
+        current = _lstat(dest)
+        if current is not None and stat.S_ISDIR(current.st_mode):
+            raise ItemError("%s is a directory; an absent item removes only a file or a symlink" % dest)
+        entry = dict(dest=dest, state="absent", created=False, content_changed=False, attributes_changed=[],
+                     changed=current is not None)
+        if current is None:
+            return entry, []
+        if not self.check_mode:
+            os.unlink(dest)
+            _fsync_directory(os.path.dirname(dest))
+        before = "state: %s\n" % ("link" if stat.S_ISLNK(current.st_mode) else "file")
+        return entry, [dict(before_header=dest, after_header=dest, before=before, after="state: absent\n")]
 
     def file(self, item):
         dest = item["dest"]
@@ -469,7 +510,10 @@ class Applier:
                 os.fchmod(out.fileno(), mode)
                 os.fsync(out.fileno())
             if validate:
-                rc, out_text, err_text = self.module.run_command(validate % tmp)
+                try:
+                    rc, out_text, err_text = self.module.run_command(validate % tmp, handle_exceptions=False)
+                except OSError as exc:  # the command is not there (a package not installed yet)
+                    raise ItemError("%s: validate (%s) could not run: %s" % (dest, validate, to_native(exc)))
                 if rc != 0:
                     raise ItemError("%s: validate (%s) failed with rc %d: %s"
                                     % (dest, validate, rc, (err_text or out_text).strip()))
@@ -478,12 +522,7 @@ class Applier:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
             raise
-        # The rename is durable only once the directory is on disk too.
-        directory_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
+        _fsync_directory(directory)
 
 
 def main():
@@ -493,7 +532,7 @@ def main():
                 type="list", elements="dict", required=True,
                 options=dict(
                     dest=dict(type="path", required=True),
-                    state=dict(type="str", choices=["file", "directory"], default="file"),
+                    state=dict(type="str", choices=["file", "directory", "absent"], default="file"),
                     src=dict(type="path"),
                     content=dict(type="str"),
                     owner=dict(type="str"),
@@ -518,6 +557,8 @@ def main():
         try:
             if item["state"] == "directory":
                 entry, diff = applier.directory(item)
+            elif item["state"] == "absent":
+                entry, diff = applier.absent(item)
             else:
                 entry, diff = applier.file(item)
         except ItemError as exc:

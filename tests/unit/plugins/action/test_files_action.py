@@ -206,10 +206,39 @@ def test_an_undefined_variable_fails_the_task_naming_it_and_the_template(project
     ("items: [{content: x, dest: \"{{ out }}/x\"}]\n    mode: \"0600\"", "unknown arguments mode"),
     ("items: [{content: x, dest: \"{{ out }}/x\"}]\n    max_sise: 10", "unknown arguments max_sise"),
     ("items: [{content: x, dest: \"{{ out }}/x\", mdoe: \"0600\"}]", "unknown keys mdoe"),
-], ids=["task-level mode", "misspelt max_size", "misspelt item key"])
+    ("items: [{content: x, dest: \"{{ out }}/x\"}, {dest: \"{{ out }}/y\", state: absent, mode: \"0600\"}]",
+     "/y: an absent item takes no mode"),
+], ids=["task-level mode", "misspelt max_size", "misspelt item key", "absent item with a mode"])
 def test_unknown_arguments_fail_the_task_naming_them(project, collections_root, args, named):
     (project / "roles" / "r" / "tasks" / "main.yml").write_text(
         "- name: Ensure a misspelt batch fails\n  g448.devenv.files:\n    %s\n" % args)
     stdout = playbook(project, collections_root, "unknown", succeed=False)
     assert named in stdout
     assert not (project / "out" / "x").exists()
+
+
+ABSENT_TASKS = """
+- name: Ensure the old files are gone
+  g448.devenv.files:
+    items:
+      - {dest: "{{ out }}/old.list", state: absent}
+      - {dest: "{{ out }}/old.link", state: absent}
+  register: removed
+  notify: batch changed
+"""
+
+
+def test_absent_items_remove_once_and_notify_only_then(project, collections_root):
+    out = project / "out"
+    (project / "roles" / "r" / "tasks" / "main.yml").write_text(ABSENT_TASKS)
+    (out / "old.list").write_text("deb hunter2-secret\n")
+    (out / "old.link").symlink_to(out / "old.list")
+    checked = playbook(project, collections_root, "check", "--check", "--diff")
+    assert os.path.lexists(out / "old.link") and (out / "old.list").exists()
+    assert "HANDLER-RAN" in checked and "+state: absent" in checked and "-state: link" in checked
+    first = playbook(project, collections_root, "first", "--diff")
+    assert not os.path.lexists(out / "old.link") and not (out / "old.list").exists()
+    assert "HANDLER-RAN" in first and "changed=1" in recap(first)
+    assert "hunter2" not in checked + first
+    second = playbook(project, collections_root, "second", "--diff")
+    assert "HANDLER-RAN" not in second and "changed=0" in recap(second)

@@ -290,3 +290,73 @@ def test_the_directory_is_synced_after_the_rename(tmp_path):
                           capture_output=True, text=True, check=False)
     assert json.loads(done.stdout)["changed"] is True
     assert record.read_text().split() == ["file", "dir"]
+
+
+def test_an_absent_item_removes_a_file_then_leaves_nothing_to_do(tmp_path):
+    """state: absent removes the file; check mode reports it without removing; the diff is ansible.builtin.file's
+    state: file -> state: absent, never the content."""
+    dest = tmp_path / "old.list"
+    dest.write_text("deb secret-content\n")
+    item = dict(dest=str(dest), state="absent")
+    checked = run([item], check_mode=True, diff=True)
+    assert (checked["changed"], dest.exists()) == (True, True)
+    assert checked["diff"] == [dict(before_header=str(dest), after_header=str(dest), before="state: file\n",
+                                    after="state: absent\n")]
+    removed = run([item], diff=True)
+    assert removed["changed"] is True and not os.path.lexists(dest)
+    assert removed["files"] == [dict(dest=str(dest), state="absent", changed=True, created=False,
+                                     content_changed=False, attributes_changed=[])]
+    assert "secret-content" not in json.dumps(removed)
+    again = run([item], diff=True)
+    assert (again["changed"], again["files"][0]["changed"]) == (False, False)
+    assert "diff" not in again
+
+
+def test_an_absent_item_removes_a_symlink_not_what_it_points_to(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "kept").write_text("x\n")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    result = run([dict(dest=str(link), state="absent")], diff=True)
+    assert result["changed"] is True and result["diff"][0]["before"] == "state: link\n"
+    assert not os.path.lexists(link)
+    assert (target / "kept").read_text() == "x\n"
+
+
+def test_an_absent_item_on_a_directory_fails_naming_it_and_removes_nothing(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    (directory / "kept").write_text("x\n")
+    result = run([dict(dest=str(directory), state="absent")])
+    assert result["failed"] is True and str(directory) in result["msg"] and "is a directory" in result["msg"]
+    assert (directory / "kept").read_text() == "x\n"
+
+
+def test_an_absent_item_whose_parent_is_missing_or_a_file_is_already_absent(tmp_path):
+    (tmp_path / "plain").write_text("x\n")
+    items = [dict(dest=str(tmp_path / "missing" / "f"), state="absent"),
+             dict(dest=str(tmp_path / "plain" / "f"), state="absent")]
+    result = run(items)
+    assert result.get("failed") is None, result
+    assert (result["changed"], [f["changed"] for f in result["files"]]) == (False, [False, False])
+
+
+def test_a_batch_writes_and_removes_in_one_call(tmp_path):
+    """Present and absent items together: the task is changed when either changed, each item says which."""
+    (tmp_path / "old").write_text("x\n")
+    items = [dict(dest=str(tmp_path / "new"), content="y\n", mode="0644"), dict(dest=str(tmp_path / "old"), state="absent")]
+    first = run(items)
+    assert [f["changed"] for f in first["files"]] == [True, True]
+    assert (tmp_path / "new").read_text() == "y\n" and not (tmp_path / "old").exists()
+    assert run(items)["changed"] is False
+
+
+def test_a_validate_command_that_is_not_there_fails_naming_the_file(tmp_path):
+    """A checker whose package is not installed: the task fails naming the file and the command, and neither the
+    destination nor a temporary file is written."""
+    dest = tmp_path / "prometheus.yml"
+    result = run([dict(dest=str(dest), content="x: 1\n", validate="/nonexistent-g448/promtool check config %s")])
+    assert result["failed"] is True
+    assert str(dest) in result["msg"] and "/nonexistent-g448/promtool" in result["msg"] and "could not run" in result["msg"]
+    assert not dest.exists() and leftovers(tmp_path) == []
