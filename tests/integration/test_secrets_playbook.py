@@ -107,6 +107,10 @@ def run_secrets(runner, world, namespace, expected, inventory=None, extra_args=(
         - name: Resolve the secrets as every component playbook does
           ansible.builtin.import_playbook: secrets.yml
 
+        # site.yml imports it once per component: the later imports keep what the first fed.
+        - name: Resolve them again, as the next component playbook of site.yml does
+          ansible.builtin.import_playbook: secrets.yml
+
         - name: Check the role variables the secrets map to
           hosts: all
           gather_facts: false
