@@ -70,7 +70,11 @@
 #                                Coder exports (coder.com/docs/admin/integrations/prometheus, "Available
 #                                metrics"): coderd_api_requests_processed_total{code,method,path} (stand-in:
 #                                the request path, not Coder's route pattern), coderd_api_concurrent_requests
-#                                and coderd_api_active_users_duration_hour (stand-in: users with a session)
+#                                and coderd_api_active_users_duration_hour (stand-in: users with a session).
+#                                The scrape answers from memory, as Coder's registry does: the users
+#                                gauge is refreshed in the background (a failed database query keeps its
+#                                last value, as Coder's ActiveUsers loop does), so /metrics answers 200
+#                                while PostgreSQL is down
 # STANDIN_MIGRATE_SECONDS=N makes `coder server` "migrate" for N seconds before
 # it listens, like a slow database migration.
 # Docs followed: https://coder.com/docs/reference/api/users
@@ -976,18 +980,46 @@ def _label(value):
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+# Seconds between two refreshes of the active-users gauge (Coder's loop ticks
+# every few minutes; shorter here so that a scenario sees its own logins).
+ACTIVE_USERS_REFRESH_SECONDS = 15.0
+
+
+class MetricsServer(Server):
+    """The metrics server; active_users is the gauge's last value, read from the database in the
+    background (refresh_active_users), never during a scrape."""
+    active_users = 0
+
+
+def refresh_active_users(httpd, store):
+    """One refresh of the active-users gauge. A query that fails (PostgreSQL down) leaves the last
+    value, as Coder's loop skips a failed tick; False then."""
+    try:
+        users = int(store.query("SELECT count(DISTINCT user_id) FROM standin_api_keys")[0][0])
+    except Exception as exc:  # any database error: keep the last value
+        log(f"metrics: active users not refreshed: {type(exc).__name__}: {str(exc).strip()}")
+        return False
+    with METRICS_LOCK:
+        httpd.active_users = users
+    return True
+
+
+def _refresh_loop(httpd, store, stop):
+    while not stop.wait(ACTIVE_USERS_REFRESH_SECONDS):
+        refresh_active_users(httpd, store)
+
+
 class MetricsHandler(http.server.BaseHTTPRequestHandler):
-    """CODER_PROMETHEUS_ADDRESS: Prometheus's text exposition format on every GET path."""
+    """CODER_PROMETHEUS_ADDRESS: Prometheus's text exposition format on every GET path, from memory
+    (no database query: it answers while PostgreSQL is down, as Coder's does)."""
     server_version = "coder-standin"
-    store = None
 
     def log_message(self, fmt, *args):
         pass  # one line per scrape would drown the journal
 
     def do_GET(self):
-        users = self.store.query("SELECT count(DISTINCT user_id) FROM standin_api_keys")[0][0]
         with METRICS_LOCK:
-            requests, concurrent = sorted(REQUESTS.items()), CONCURRENT
+            requests, concurrent, users = sorted(REQUESTS.items()), CONCURRENT, self.server.active_users
         lines = ["# HELP coderd_api_active_users_duration_hour The number of users that have been active within the last hour.",
                  "# TYPE coderd_api_active_users_duration_hour gauge",
                  "coderd_api_active_users_duration_hour %d" % users,
@@ -1012,8 +1044,10 @@ def metrics_server(store):
         return None
     address = os.environ.get("CODER_PROMETHEUS_ADDRESS", "127.0.0.1:2112")
     host, _, port = address.rpartition(":")
-    MetricsHandler.store = store
-    httpd = Server((host.strip("[]") or "0.0.0.0", int(port)), MetricsHandler)
+    httpd = MetricsServer((host.strip("[]") or "0.0.0.0", int(port)), MetricsHandler)
+    refresh_active_users(httpd, store)
+    httpd.refresh_stop = threading.Event()
+    threading.Thread(target=_refresh_loop, args=(httpd, store, httpd.refresh_stop), daemon=True).start()
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     log(f"serving Prometheus metrics on http://{address}")
     return httpd

@@ -33,9 +33,18 @@ def parse(collections_root):
 
 
 class FakeStore:
+    """The stand-in's database: ``users`` with a session; ``down`` makes every query fail as psycopg2
+    does when PostgreSQL is stopped."""
+
+    def __init__(self, users=2):
+        self.users, self.down, self.queries = users, False, 0
+
     def query(self, sql, args=()):
         assert "standin_api_keys" in sql
-        return [[2]]
+        self.queries += 1
+        if self.down:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return [[self.users]]
 
 
 def _get(url):
@@ -58,9 +67,11 @@ def servers(monkeypatch):
     monkeypatch.setattr(standin, "REQUESTS", {})
     main = standin.Server(("127.0.0.1", 0), standin.Handler)
     threading.Thread(target=main.serve_forever, daemon=True).start()
-    metrics = standin.metrics_server(FakeStore())
-    yield "http://127.0.0.1:%d" % main.server_address[1], "http://127.0.0.1:%d" % port
+    store = FakeStore()
+    metrics = standin.metrics_server(store)
+    yield "http://127.0.0.1:%d" % main.server_address[1], "http://127.0.0.1:%d" % port, store
     main.shutdown()
+    metrics.refresh_stop.set()
     metrics.shutdown()
 
 
@@ -72,7 +83,7 @@ def test_metrics_are_off_unless_enabled(monkeypatch, value):
 
 @pytest.mark.parametrize("path", ["/metrics", "/"])
 def test_metrics_count_the_main_servers_answers(servers, parse, path):
-    main, metrics = servers
+    main, metrics, _store = servers
     assert [_get(main + "/healthz") for attempt in range(3)] == [b"OK"] * 3
     # A handler thread leaves the in-flight count a moment after its answer reached the client
     # (and while it waits for the client to close): the count must return to 0, not be 0 at once.
@@ -89,3 +100,36 @@ def test_metrics_count_the_main_servers_answers(servers, parse, path):
     assert flat["coderd_api_concurrent_requests"] == 0
     labelled = parse(text, labels=True)["coderd_api_requests_processed_total"]
     assert {"labels": {"code": "200", "method": "GET", "path": "/healthz"}, "value": 3} in labelled
+
+
+def _wait_for(condition, what):
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def fast_refresh(monkeypatch):
+    """The gauge's refresh loop ticking every 0.05 s (set before the servers start their loop)."""
+    monkeypatch.setattr(standin, "ACTIVE_USERS_REFRESH_SECONDS", 0.05)
+
+
+def test_metrics_answer_while_postgresql_is_down(fast_refresh, servers, parse):
+    """Coder's /metrics answers from memory: with the database down it still answers 200, the users
+    gauge keeping its last value (review finding 15: the stand-in's scrape queried PostgreSQL and
+    failed); when the database is back the gauge follows it again."""
+    main, metrics, store = servers
+    assert _get(main + "/healthz") == b"OK"
+    store.down = True
+    failed = store.queries
+    _wait_for(lambda: store.queries >= failed + 2, "the gauge was not refreshed while the database was down")
+    with urllib.request.urlopen(metrics + "/metrics") as answer:
+        assert answer.status == 200
+        text = answer.read().decode()
+    assert parse(text)["coderd_api_active_users_duration_hour"] == 2
+    labelled = parse(text, labels=True)["coderd_api_requests_processed_total"]
+    assert {"labels": {"code": "200", "method": "GET", "path": "/healthz"}, "value": 1} in labelled
+    store.users, store.down = 5, False
+    _wait_for(lambda: parse(_get(metrics + "/metrics").decode())["coderd_api_active_users_duration_hour"] == 5,
+              "the gauge did not follow the database once it was back")
