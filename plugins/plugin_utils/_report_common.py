@@ -30,7 +30,7 @@ M_ADDED = "snapshot_added_bytes"
 M_CHECK_TIME = "check_last_run"
 M_CHECK_OK = "check_ok"
 
-GROUPS = ("coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup")
+GROUPS = ("coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup", "coder_monitoring")
 WORKSPACE_LABEL = "coder.workspace_id"
 
 

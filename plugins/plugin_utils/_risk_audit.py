@@ -4,7 +4,7 @@
 # INTERNAL USE ONLY: this module is part of the private implementation of the report
 # filters (plugins/filter/<name>.py, one file per filter). It is not a public
 # API and may change without notice.
-"""The ``risk_audit`` filter's implementation: the five risks of the service card's section 10,
+"""The ``risk_audit`` filter's implementation: the six risks of the service card's section 10,
 each PASS, WARN or FAIL with the evidence behind the verdict (N/A when the host holds none of
 the risk's components).
 """
@@ -44,6 +44,7 @@ RISKS = (
     ("shared_host", "Source code on shared host", "coder_workspace_hosts"),
     ("pat_proliferation", "PAT proliferation", "coder_server"),
     ("backups", "Backup of workspace state", "coder_backup"),
+    ("alerting", "On-call alerting", "coder_monitoring"),
 )
 
 
@@ -363,8 +364,43 @@ def _drill_check(backup, status, now, max_days):
                 _iso(last), _age(last, now), snapshot, max_days))
 
 
+def _alerting_checks(ev):
+    """The monitoring of the coder_monitoring host (monitoring_status of g448.devenv.monitoring's status entry
+    point): its units running, and Prometheus sending its alerts to an Alertmanager. With none
+    (monitoring_alertmanager_targets: [], the default) the alerts show on Prometheus's /alerts page only and
+    page nobody: unknown (WARN), not FAIL, naming the variable to set."""
+    mon = _d(ev.get("monitoring"))
+    if not mon:
+        return [(None, "the monitoring status was not read (g448.devenv.monitoring, entry point status)")]
+    checks = []
+    units = _d(mon.get("units"))
+    if not units:
+        checks.append((None, "no monitoring unit was read"))
+    for unit, state in sorted(units.items()):
+        state = _d(state)
+        if not state or state.get("LoadState") == "not-found":
+            checks.append((False, "%s is not installed" % unit))
+        else:
+            checks.append((state.get("ActiveState") == "active", "%s is %s" % (unit, state.get("ActiveState", "?"))))
+    if mon.get("prometheus_enabled") is not True:
+        checks.append((None, "Prometheus does not run on this host (monitoring_prometheus_enabled is false), so no "
+                             "alert is evaluated here"))
+        return checks
+    error, managers = _s(mon.get("prometheus_error")), mon.get("alertmanagers")
+    if error or not isinstance(managers, list):
+        checks.append((None, "Prometheus's API was not read (%s), so where its alerts go is unknown" % (
+            error or "no Alertmanager list")))
+    elif not managers:
+        checks.append((None, "Prometheus sends its alerts to no Alertmanager, so they page nobody (they show on its "
+                             "/alerts page only): set monitoring_alertmanager_targets to the on-call's Alertmanager "
+                             "(host:port) and run site.yml --tags monitoring"))
+    else:
+        checks.append((True, "Prometheus sends its alerts to %s" % ", ".join(_s(m) for m in managers)))
+    return checks
+
+
 def risk_audit(evidence):
-    """The card's five risks, in its order: ``[{id, title, verdict, evidence: [...]}, ...]``.
+    """The card's six risks, in its order: ``[{id, title, verdict, evidence: [...]}, ...]``.
 
     A check that failed makes the risk FAIL; one that could not be evaluated makes it WARN;
     all checks passing make it PASS. A risk whose components are on other hosts is N/A.
@@ -374,7 +410,8 @@ def risk_audit(evidence):
         raise AnsibleFilterError("risk_audit: the evidence must be a dict, got %s" % type(evidence).__name__)
     groups = _groups(ev)
     builders = {"workspace_persistence": _persistence_checks, "resource_exhaustion": _limit_checks,
-                "shared_host": _isolation_checks, "pat_proliferation": _pat_checks, "backups": _backup_checks}
+                "shared_host": _isolation_checks, "pat_proliferation": _pat_checks, "backups": _backup_checks,
+                "alerting": _alerting_checks}
     out = []
     for key, title, group in RISKS:
         if group not in groups:

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[4]
 TEMPLATE = (REPO / "roles/coder/files/coder_templates/docker/main.tf").read_text()
 NOW = 1796000000.0  # 2026-11-30 UTC
 DAY = 86400.0
-ALL_GROUPS = ["coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup"]
+ALL_GROUPS = ["coder_db", "coder_server", "coder_proxy", "coder_workspace_hosts", "coder_backup", "coder_monitoring"]
+ALERTMANAGER = "http://alertmanager.448.global:9093/api/v2/alerts"
 
 SECRETS = ["pg/pass:w@rd?#1", "oidc-secret-value", "gitlab-secret-value", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="]
 ENV_FILE = """\
@@ -105,6 +106,11 @@ def metrics(last=NOW - 3600, check_time=NOW - 2 * DAY, check_ok=1, run_ok=1, dri
     return out
 
 
+def service(active="active", load="loaded"):
+    return {"LoadState": load, "ActiveState": active, "SubState": "running" if active == "active" else "dead",
+            "UnitFileState": "enabled"}
+
+
 def timer(active="active", enabled="enabled", load="loaded"):
     return {"LoadState": load, "ActiveState": active, "SubState": "waiting", "UnitFileState": enabled,
             "NextElapseUSecRealtime": "Mon 2026-12-01 02:30:00 UTC"}
@@ -168,6 +174,11 @@ def healthy(filters):
                    "timer_units": ["g448-backup.timer", "g448-backup-check.timer", "g448-backup-drill.timer"],
                    "timers": {"g448-backup.timer": timer(), "g448-backup-check.timer": timer(),
                               "g448-backup-drill.timer": timer()}},
+        "monitoring": {"units": {"prometheus-node-exporter.service": service(), "prometheus.service": service(),
+                                 "prometheus-blackbox-exporter.service": service(),
+                                 "g448-workspace-slice-metrics.timer": timer()},
+                       "node_exporter_address": "127.0.0.1:9100", "prometheus_enabled": True,
+                       "targets": [], "alerts_firing": [], "alertmanagers": [ALERTMANAGER], "prometheus_error": ""},
         "vault": {"configured": True, "address": "https://vault.448.global:8200",
                   "secrets": {p: {"current_version": 2, "updated_time": "2026-11-20T10:00:00.123456789Z",
                                   "created_time": "2026-01-01T00:00:00Z"}
@@ -210,9 +221,10 @@ def rows(card):
 def test_a_healthy_all_in_one_host_passes_every_risk_in_the_cards_order(filters, healthy):
     out = filters["risk_audit"](healthy)
     assert [r["title"] for r in out] == ["Workspace persistence", "Resource exhaustion", "Source code on shared host",
-                                         "PAT proliferation", "Backup of workspace state"]
+                                         "PAT proliferation", "Backup of workspace state", "On-call alerting"]
     assert {r["id"]: r["verdict"] for r in out} == dict.fromkeys(
-        ["workspace_persistence", "resource_exhaustion", "shared_host", "pat_proliferation", "backups"], "PASS"), out
+        ["workspace_persistence", "resource_exhaustion", "shared_host", "pat_proliferation", "backups", "alerting"],
+        "PASS"), out
     assert all(r["evidence"] and not any(e.startswith("[") for e in r["evidence"]) for r in out)
 
 
@@ -587,6 +599,55 @@ def test_a_home_volume_without_the_label_warns(filters, healthy):
     assert "the volume has no coder.workspace_id label" in text_of(risk)
 
 
+# ------------------------------------------------------------------ on-call alerting
+NO_ALERTMANAGER = ("[WARN] Prometheus sends its alerts to no Alertmanager, so they page nobody (they show on its "
+                   "/alerts page only): set monitoring_alertmanager_targets to the on-call's Alertmanager (host:port) "
+                   "and run site.yml --tags monitoring")
+
+
+def test_alerts_sent_to_an_alertmanager_pass_naming_it(filters, healthy):
+    risk = judged(filters, healthy, "alerting", "PASS", "Prometheus sends its alerts to " + ALERTMANAGER)
+    assert "prometheus.service is active" in risk["evidence"]
+
+
+def test_prometheus_without_an_alertmanager_warns_naming_the_variable(filters, healthy):
+    """monitoring_alertmanager_targets: [] (the default, production's [INFO NEEDED]): alerts page nobody.
+    A WARN with the reason and the variable, never a FAIL (report_fail_on_risk must not stop on it)."""
+    healthy["monitoring"]["alertmanagers"] = []
+    risk = judged(filters, healthy, "alerting", "WARN", NO_ALERTMANAGER)
+    assert [line for line in risk["evidence"] if line.startswith("[")] == [NO_ALERTMANAGER]
+    assert {r["id"]: r["verdict"] for r in filters["risk_audit"](healthy)}["backups"] == "PASS"
+
+
+@pytest.mark.parametrize("change, verdict, expect", [
+    ({"prometheus_error": "Status code was -1: Connection refused", "alertmanagers": []}, "WARN",
+     "[WARN] Prometheus's API was not read (Status code was -1: Connection refused), so where its alerts go is unknown"),
+    ({"alertmanagers": None}, "WARN", "[WARN] Prometheus's API was not read (no Alertmanager list)"),
+    ({"prometheus_enabled": False, "alertmanagers": []}, "WARN",
+     "[WARN] Prometheus does not run on this host (monitoring_prometheus_enabled is false)"),
+    ({"units": {"prometheus.service": service(active="failed")}}, "FAIL", "[FAIL] prometheus.service is failed"),
+    ({"units": {"prometheus.service": service(load="not-found")}}, "FAIL", "[FAIL] prometheus.service is not installed"),
+    ({"units": {}}, "WARN", "[WARN] no monitoring unit was read"),
+])
+def test_alerting_evidence(filters, healthy, change, verdict, expect):
+    healthy["monitoring"].update(change)
+    judged(filters, healthy, "alerting", verdict, expect)
+
+
+def test_an_unread_monitoring_status_warns(filters, healthy):
+    del healthy["monitoring"]
+    judged(filters, healthy, "alerting", "WARN",
+           "[WARN] the monitoring status was not read (g448.devenv.monitoring, entry point status)")
+
+
+def test_a_host_outside_coder_monitoring_has_no_alerting_risk(filters, healthy):
+    healthy["host"]["groups"] = [g for g in ALL_GROUPS if g != "coder_monitoring"]
+    healthy["inventory"]["coder_monitoring"] = ["mon1"]
+    assert risks(filters, healthy)["alerting"] == {
+        "id": "alerting", "title": "On-call alerting", "verdict": "N/A",
+        "evidence": ["this host is not in group coder_monitoring (see the report of mon1)"]}
+
+
 # -------------------------------------------------------- hosts of a multi-node layout
 def test_a_db_only_host_judges_only_what_it_holds(filters, healthy):
     healthy["host"]["groups"] = ["coder_db", "coder_backup"]
@@ -595,7 +656,7 @@ def test_a_db_only_host_judges_only_what_it_holds(filters, healthy):
     out = risks(filters, healthy)
     assert {k: r["verdict"] for k, r in out.items()} == {
         "workspace_persistence": "N/A", "resource_exhaustion": "N/A", "shared_host": "N/A",
-        "pat_proliferation": "N/A", "backups": "PASS"}
+        "pat_proliferation": "N/A", "backups": "PASS", "alerting": "N/A"}
     assert out["shared_host"]["evidence"] == [
         "this host is not in group coder_workspace_hosts (see the report of ws1, ws2)"]
     card = rows(filters["service_card"](healthy))

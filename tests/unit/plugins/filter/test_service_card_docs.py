@@ -8,7 +8,7 @@ import pytest
 
 
 @pytest.mark.parametrize("name, parts", [
-    ("risk_audit", ["Evaluates the risks of section 10", "[FAIL]", "N/A", "RETURN VALUES"]),
+    ("risk_audit", ["Evaluates the risks of section 10", "[FAIL]", "N/A", "RETURN VALUES", "monitoring_alertmanager_targets"]),
     ("service_card", ["unknown: <reason>", "owner", "maturity", "No secret value"]),
     ("coder_env_summary", ["never its password", "glpat-", "by name only"]),
     ("prometheus_metrics", ["textfile-collector", "labels"]),
