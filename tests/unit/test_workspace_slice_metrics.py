@@ -70,6 +70,7 @@ def _run(script, tree: Path, cgroup: str):
     calls = tree.parent / "systemctl.args"
     fake.write_text('#!/bin/sh\nprintf \'%%s\\n\' "$*" >>"%s"\nprintf \'%%s\\n\' \'%s\'\n' % (calls, cgroup))
     fake.chmod(0o755)
+    calls.write_text("")
     if textfile.exists():
         textfile.unlink()
     run = subprocess.run(["bash", str(path)], capture_output=True, text=True, check=False,
@@ -93,6 +94,20 @@ def _expected(**values):
     return {"g448_workspace_slice_%s%s" % (name, LABELS): value for name, value in values.items()}
 
 
+def _samples(script, tree):
+    """The samples of one run while systemctl gives the slice's cgroup, asked as the script must ask."""
+    samples, calls = _run(script, tree, "/" + SLICE)
+    assert calls == ["show --property=ControlGroup --value " + SLICE]
+    return samples
+
+
+def _with_psi(current, working_set, limit):
+    """Every sample, PSI from PSI above."""
+    return _expected(up="1", memory_current_bytes=str(current), memory_working_set_bytes=str(working_set),
+                     memory_max_bytes=str(limit), memory_pressure_some_avg60_percent="12.25",
+                     memory_pressure_full_avg60_percent="4.75")
+
+
 def test_cgroup_v2_slice(script, tmp_path):
     tree = tmp_path / "cgroup"
     _write(tree, {
@@ -103,12 +118,7 @@ def test_cgroup_v2_slice(script, tmp_path):
                                 "active_file 1342177280\n",
         SLICE + "/memory.pressure": PSI,
     })
-    samples, calls = _run(script, tree, "/" + SLICE)
-    assert samples == _expected(up="1", memory_current_bytes=str(3 * GIB),
-                                memory_working_set_bytes=str(3 * GIB - 805306368), memory_max_bytes=str(6 * GIB),
-                                memory_pressure_some_avg60_percent="12.25",
-                                memory_pressure_full_avg60_percent="4.75")
-    assert calls == ["show --property=ControlGroup --value " + SLICE]
+    assert _samples(script, tree) == _with_psi(3 * GIB, 3 * GIB - 805306368, 6 * GIB)
 
 
 def test_cgroup_v2_slice_without_a_limit_or_psi(script, tmp_path):
@@ -121,8 +131,7 @@ def test_cgroup_v2_slice_without_a_limit_or_psi(script, tmp_path):
         SLICE + "/memory.max": "max\n",
         SLICE + "/memory.stat": "inactive_file 4096\n",
     })
-    samples, _calls = _run(script, tree, "/" + SLICE)
-    assert samples == _expected(up="1", memory_current_bytes="1000", memory_working_set_bytes="0")
+    assert _samples(script, tree) == _expected(up="1", memory_current_bytes="1000", memory_working_set_bytes="0")
 
 
 def test_cgroup_v1_hybrid_slice(script, tmp_path):
@@ -136,17 +145,11 @@ def test_cgroup_v1_hybrid_slice(script, tmp_path):
                                             "total_inactive_file 536870912\n",
         "unified/" + SLICE + "/memory.pressure": PSI,
     })
-    samples, calls = _run(script, tree, "/" + SLICE)
-    assert samples == _expected(up="1", memory_current_bytes=str(2 * GIB),
-                                memory_working_set_bytes=str(2 * GIB - 536870912), memory_max_bytes=str(4 * GIB),
-                                memory_pressure_some_avg60_percent="12.25",
-                                memory_pressure_full_avg60_percent="4.75")
-    assert calls == ["show --property=ControlGroup --value " + SLICE]
+    assert _samples(script, tree) == _with_psi(2 * GIB, 2 * GIB - 536870912, 4 * GIB)
     (tree / "memory" / SLICE / "memory.limit_in_bytes").write_text("9223372036854771712\n")
     (tree / "unified" / SLICE / "memory.pressure").unlink()
-    samples, _calls = _run(script, tree, "/" + SLICE)
-    assert samples == _expected(up="1", memory_current_bytes=str(2 * GIB),
-                                memory_working_set_bytes=str(2 * GIB - 536870912))
+    assert _samples(script, tree) == _expected(up="1", memory_current_bytes=str(2 * GIB),
+                                               memory_working_set_bytes=str(2 * GIB - 536870912))
 
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
