@@ -34,14 +34,21 @@ options:
     description: apt's package lists directory.
     type: path
     default: /var/lib/apt/lists
+  apt_extended_states:
+    description: apt's record of automatically installed packages (tests point it elsewhere).
+    type: path
+    default: /var/lib/apt/extended_states
   packages:
     description:
       - The packages the role's next apt task installs with C(state=present). The module returns those of them
-        that dpkg does not have fully installed (RV(missing)), from the same C(dpkg-query) run, so a role whose
-        packages are all installed skips its apt task on a rerun (apt loads its whole cache even when it has
-        nothing to do). A name may carry an architecture (V(libc6:amd64)) or an exact version (V(jq=1.7.1-3));
-        a name with a wildcard or a version relation dpkg cannot compare is always reported missing, so apt
-        decides.
+        that dpkg does not have fully installed, or that apt marks as automatically installed (RV(missing)), from
+        the same C(dpkg-query) run, so a role whose packages are all installed skips its apt task on a rerun (apt
+        loads its whole cache even when it has nothing to do). M(ansible.builtin.apt) marks every package it names
+        as manually installed; a package that came in as another's dependency is reported missing so the apt
+        task runs once and marks it, and C(apt autoremove) never takes it away.
+      - A name without an architecture means the host's own (C(dpkg --print-architecture)) or C(all); a name may
+        carry one (V(libc6:i386)) or an exact version (V(jq=1.7.1-3)). A name with a wildcard or a version
+        relation dpkg cannot compare is always reported missing, so apt decides.
       - With packages the module always runs (installs between two roles change the answer); without, the
         action plugin may answer from this run's earlier check.
     type: list
@@ -116,8 +123,8 @@ cached:
   sample: false
 missing:
   description:
-    - The names of O(packages) that dpkg does not have fully installed (or not at the version asked for), in the
-      order given; empty when O(packages) is empty. In check mode after a repair that would run, every package
+    - The names of O(packages) that dpkg does not have fully installed (or not at the version asked for), or
+      that apt marks as automatically installed, in the order given; empty when O(packages) is empty. In check mode after a repair that would run, every package
       is reported missing.
   returned: always
   type: list
@@ -130,7 +137,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-STATUS_FORMAT = "${db:Status-Status} ${binary:Package} ${Version}\\n"
+STATUS_FORMAT = "${db:Status-Status} ${binary:Package} ${Architecture} ${Version}\\n"
 UNFINISHED_STATES = ("unpacked", "half-configured", "triggers-awaited", "triggers-pending")
 _JOURNAL_ENTRY = re.compile(r"^[0-9]+$")
 
@@ -141,35 +148,60 @@ def journal_entries(names):
 
 
 def parse_status(status_text):
-    """(state, package, version) for each 'state package version' line of dpkg-query's output."""
+    """(state, package, architecture, version) for each line of dpkg-query's output (STATUS_FORMAT)."""
     rows = []
     for line in status_text.splitlines():
-        state, package, version = (line.strip().split(" ", 2) + ["", ""])[:3]
+        state, package, arch, version = (line.strip().split(" ", 3) + ["", "", ""])[:4]
         if package:
-            rows.append((state, package, version))
+            rows.append((state, package, arch, version))
     return rows
 
 
 def unfinished_packages(rows):
     """'state package' for each package in a state an interrupted run leaves behind."""
-    return ["%s %s" % (state, package) for state, package, _version in rows if state in UNFINISHED_STATES]
+    return ["%s %s" % (state, package) for state, package, _arch, _version in rows if state in UNFINISHED_STATES]
 
 
-def missing_packages(wanted, rows):
-    """The names in `wanted` that are not fully installed according to dpkg-query's rows. A name matches a
-    package with or without its architecture qualifier; name=version must match the installed version
-    exactly. A name with a wildcard or a relation (apt's own syntax) is always missing: apt decides."""
+def parse_extended_states(text):
+    """The (package, architecture) pairs apt marks Auto-Installed: 1 in its extended_states file."""
+    auto = set()
+    for stanza in text.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key.strip().lower()] = value.strip()
+        if fields.get("auto-installed") == "1" and fields.get("package"):
+            auto.add((fields["package"], fields.get("architecture", "")))
+    return auto
+
+
+def _wanted(name, native):
+    """(package, architectures, version) of a name as apt reads it: no architecture means the host's or all."""
+    spec, _sep, version = name.partition("=")
+    package, _sep, arch = spec.partition(":")
+    return package, ({arch} if arch else {native, "all"}), version
+
+
+def missing_packages(wanted, rows, native, auto=frozenset()):
+    """The names in `wanted` that dpkg's rows do not show fully installed (at the exact version for name=version),
+    or that apt marks automatically installed (`auto`, from parse_extended_states). A name with a wildcard or a
+    relation (apt's own syntax) is always missing: apt decides."""
     installed = {}
-    for state, package, version in rows:
+    for state, package, arch, version in rows:
         if state == "installed":
-            installed[package] = version
-            installed.setdefault(package.split(":", 1)[0], version)
+            installed[(package.partition(":")[0], arch)] = version
     missing = []
     for name in wanted:
-        package, _sep, version = name.partition("=")
-        if any(char in package for char in "*?[<>") or version.startswith(("=", "<", ">")) or "*" in version:
+        if any(char in name for char in "*?[<>") or "==" in name:
             missing.append(name)
-        elif package not in installed or (version and installed[package] != version):
+            continue
+        package, archs, version = _wanted(name, native)
+        found = [(arch, installed[(package, arch)]) for arch in sorted(archs) if (package, arch) in installed]
+        if not found or (version and all(have != version for _arch, have in found)):
+            missing.append(name)
+        elif any((package, arch) in auto for arch in archs | {arch for arch, _have in found} | {""}):
+            # apt records an Architecture: all package under the host's architecture.
             missing.append(name)
     return missing
 
@@ -186,6 +218,14 @@ def _listdir(path):
         return []
 
 
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+
+
 def dpkg_status(module, dpkg_query):
     """dpkg-query's rows for every package dpkg knows."""
     rc, out, err = module.run_command([dpkg_query, "--show", "--showformat=" + STATUS_FORMAT])
@@ -199,6 +239,7 @@ def main():
         argument_spec=dict(
             dpkg_updates_dir=dict(type="path", default="/var/lib/dpkg/updates"),
             apt_lists_dir=dict(type="path", default="/var/lib/apt/lists"),
+            apt_extended_states=dict(type="path", default="/var/lib/apt/extended_states"),
             packages=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
@@ -210,8 +251,15 @@ def main():
     reasons = ["journal entry %s" % name for name in journal_entries(_listdir(module.params["dpkg_updates_dir"]))]
     reasons += unfinished_packages(rows)
     result = dict(changed=bool(reasons), repaired=bool(reasons), reasons=reasons)
+    native, auto = "", frozenset()
+    if wanted:
+        rc, out, err = module.run_command([module.get_bin_path("dpkg", required=True), "--print-architecture"])
+        if rc != 0:
+            module.fail_json(msg="dpkg --print-architecture failed: %s" % (err.strip() or out.strip()), rc=rc)
+        native = out.strip()
+        auto = parse_extended_states(_read(module.params["apt_extended_states"]))
     # In check mode the repair does not run, so what it would leave installed is unknown: apt decides.
-    result["missing"] = list(wanted) if reasons and module.check_mode else missing_packages(wanted, rows)
+    result["missing"] = list(wanted) if reasons and module.check_mode else missing_packages(wanted, rows, native, auto)
 
     if reasons and not module.check_mode:
         dpkg = module.get_bin_path("dpkg", required=True)
@@ -222,7 +270,7 @@ def main():
         if rc != 0:
             module.fail_json(msg="dpkg --configure -a failed: %s" % (err.strip() or out.strip()), rc=rc, **result)
         if wanted:
-            result["missing"] = missing_packages(wanted, dpkg_status(module, dpkg_query))
+            result["missing"] = missing_packages(wanted, dpkg_status(module, dpkg_query), native, auto)
 
     result["package_index"] = has_package_index(_listdir(module.params["apt_lists_dir"]))
     module.exit_json(**result)

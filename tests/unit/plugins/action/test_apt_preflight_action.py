@@ -46,6 +46,7 @@ PLAYBOOK = """
       g448.devenv.apt_preflight:
         dpkg_updates_dir: "{{ root }}/updates"
         apt_lists_dir: "{{ root }}/lists"
+        apt_extended_states: "{{ root }}/extended_states"
         packages: [dpkg, jq]
       register: fourth
 
@@ -63,7 +64,7 @@ def host(tmp_path):
     bindir.mkdir()
     for sub in ("updates", "lists", "facts"):
         (tmp_path / sub).mkdir()
-    (bindir / "dpkg-query").write_text('#!/bin/sh\necho call >> "%s"\necho "installed dpkg 1.22.21"\n' % (tmp_path / "calls"))
+    (bindir / "dpkg-query").write_text('#!/bin/sh\necho call >> "%s"\necho "installed dpkg amd64 1.22.21"\n' % (tmp_path / "calls"))
     (bindir / "dpkg-query").chmod(0o755)
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     (tmp_path / "ansible.cfg").write_text(

@@ -15,7 +15,7 @@ import pytest
 
 MODULE = Path(__file__).resolve().parents[4] / "plugins" / "modules" / "apt_preflight.py"
 
-INSTALLED = "installed base-files 13.8\ninstalled dpkg 1.22.21\n"
+INSTALLED = "installed base-files amd64 13.8\ninstalled dpkg amd64 1.22.21\n"
 
 
 @pytest.fixture
@@ -29,9 +29,11 @@ def host(tmp_path):
     (tmp_path / "status.txt").write_text(INSTALLED)
     (tmp_path / "dpkg_rc.txt").write_text("0")
     (bindir / "dpkg-query").write_text('#!/bin/sh\ncat "%s"\n' % (tmp_path / "status.txt"))
-    # dpkg logs its call; a status_after.txt becomes dpkg-query's answer once it ran (what the repair fixed).
+    # dpkg names the host's architecture (amd64); otherwise it logs its call, and a status_after.txt becomes
+    # dpkg-query's answer once it ran (what the repair fixed).
     (bindir / "dpkg").write_text(
-        '#!/bin/sh\necho "$* frontend=$DEBIAN_FRONTEND" >> "%s"\n[ -f "%s" ] && cp "%s" "%s"\nexit $(cat "%s")\n'
+        '#!/bin/sh\n[ "$1" = --print-architecture ] && { echo amd64; exit 0; }\n'
+        'echo "$* frontend=$DEBIAN_FRONTEND" >> "%s"\n[ -f "%s" ] && cp "%s" "%s"\nexit $(cat "%s")\n'
         % (tmp_path / "dpkg.log", tmp_path / "status_after.txt", tmp_path / "status_after.txt",
            tmp_path / "status.txt", tmp_path / "dpkg_rc.txt")
     )
@@ -44,6 +46,7 @@ def run(host, check_mode=False, packages=None):
     args = {
         "dpkg_updates_dir": str(host / "updates"),
         "apt_lists_dir": str(host / "lists"),
+        "apt_extended_states": str(host / "extended_states"),
         "_ansible_check_mode": check_mode,
     }
     if packages is not None:
@@ -106,10 +109,12 @@ def test_a_failed_repair_fails_with_dpkg_s_message(host):
 
 
 STATUS = INSTALLED + (
-    "installed jq 1.7.1-6\n"
-    "installed libc6:amd64 2.41-12\n"
-    "config-files restic 0.16.4-1\n"
-    "not-installed caddy \n"
+    "installed jq amd64 1.7.1-6\n"
+    "installed libc6:amd64 amd64 2.41-12\n"
+    "installed python3-requests all 2.32.3+dfsg-5\n"
+    "installed libstdc++6:i386 i386 14.2.0-19\n"
+    "config-files restic amd64 0.16.4-1\n"
+    "not-installed caddy  \n"
 )
 
 
@@ -118,6 +123,9 @@ STATUS = INSTALLED + (
     (["jq", "restic", "caddy", "prometheus"], ["restic", "caddy", "prometheus"]),
     (["libc6", "libc6:amd64"], []),
     (["libc6:i386"], ["libc6:i386"]),
+    (["python3-requests", "python3-requests:all"], []),
+    # Only another architecture's build is installed: the host's own is missing.
+    (["libstdc++6", "libstdc++6:i386"], ["libstdc++6"]),
     (["jq=1.7.1-6"], []),
     (["jq=1.6-2"], ["jq=1.6-2"]),
     (["jq=1.7*", "j*", "jq>=1.0"], ["jq=1.7*", "j*", "jq>=1.0"]),
@@ -134,15 +142,27 @@ def test_without_packages_nothing_is_missing(host):
 
 
 def test_after_a_repair_missing_is_what_dpkg_reports_then(host):
-    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash 1.0\n")
-    (host / "status_after.txt").write_text(STATUS + "installed g448-dpkg-crash 1.0\n")
+    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash amd64 1.0\n")
+    (host / "status_after.txt").write_text(STATUS + "installed g448-dpkg-crash amd64 1.0\n")
     result = run(host, packages=["g448-dpkg-crash", "jq", "restic"])
     assert result["repaired"] is True
     assert result["missing"] == ["restic"]
 
 
 def test_check_mode_with_a_repair_due_reports_every_package_missing(host):
-    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash 1.0\n")
+    (host / "status.txt").write_text(STATUS + "half-configured g448-dpkg-crash amd64 1.0\n")
     result = run(host, check_mode=True, packages=["jq", "restic"])
     assert result["missing"] == ["jq", "restic"]
     assert dpkg_calls(host) == []
+
+
+def test_a_package_apt_installed_as_a_dependency_is_missing_until_the_apt_task_marks_it(host):
+    """ansible.builtin.apt marks what it names as manually installed; a skipped apt task would leave a
+    dependency-installed package to apt autoremove."""
+    (host / "status.txt").write_text(STATUS)
+    (host / "extended_states").write_text(
+        "Package: jq\nArchitecture: amd64\nAuto-Installed: 1\n\n"
+        "Package: libc6\nArchitecture: amd64\nAuto-Installed: 0\n\n"
+        "Package: python3-requests\nArchitecture: amd64\nAuto-Installed: 1\n")
+    result = run(host, packages=["jq", "libc6", "python3-requests", "dpkg"])
+    assert result["missing"] == ["jq", "python3-requests"]
