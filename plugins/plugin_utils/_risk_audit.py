@@ -399,6 +399,11 @@ def _alerting_checks(ev):
     return checks
 
 
+def _monitoring_hosts(ev):
+    """The inventory's coder_monitoring hosts, as the report gathered them."""
+    return list(_l(_d(ev.get("inventory")).get("coder_monitoring")))
+
+
 def risk_audit(evidence):
     """The card's six risks, in its order: ``[{id, title, verdict, evidence: [...]}, ...]``.
 
@@ -414,6 +419,13 @@ def risk_audit(evidence):
                 "alerting": _alerting_checks}
     out = []
     for key, title, group in RISKS:
+        if key == "alerting" and group not in groups and "coder_server" in groups and not _monitoring_hosts(ev):
+            # No host evaluates alerts at all: the Coder server's report says so, as it says what else is missing.
+            out.append({"id": key, "title": title, "verdict": "WARN", "evidence": [
+                "[WARN] no host is in group coder_monitoring, so no alert is evaluated for this deployment (Coder "
+                "down, backups, certificate, disk): add the Coder server to coder_monitoring and run site.yml "
+                "--tags monitoring"]})
+            continue
         if group not in groups:
             out.append({"id": key, "title": title, "verdict": "N/A", "evidence": [_not_here(group, ev)]})
             continue

@@ -648,6 +648,17 @@ def test_a_host_outside_coder_monitoring_has_no_alerting_risk(filters, healthy):
         "evidence": ["this host is not in group coder_monitoring (see the report of mon1)"]}
 
 
+def test_an_inventory_without_coder_monitoring_warns_on_the_coder_server(filters, healthy):
+    healthy["host"]["groups"] = [g for g in ALL_GROUPS if g != "coder_monitoring"]
+    healthy["inventory"].pop("coder_monitoring", None)
+    risk = risks(filters, healthy)["alerting"]
+    assert risk["verdict"] == "WARN"
+    assert risk["evidence"][0].startswith("[WARN] no host is in group coder_monitoring")
+    # A host that holds no Coder server leaves it to the Coder server's report.
+    healthy["host"]["groups"] = ["coder_db"]
+    assert risks(filters, healthy)["alerting"]["verdict"] == "N/A"
+
+
 # -------------------------------------------------------- hosts of a multi-node layout
 def test_a_db_only_host_judges_only_what_it_holds(filters, healthy):
     healthy["host"]["groups"] = ["coder_db", "coder_backup"]
