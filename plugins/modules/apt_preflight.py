@@ -20,9 +20,9 @@ description:
   - It also returns whether C(/var/lib/apt/lists) holds any package index (C(*_Packages*)). A fresh image may
     carry an empty but recent lists directory, which C(cache_valid_time) of M(ansible.builtin.apt) would trust;
     a role refreshes the cache whatever its age when RV(package_index) is V(false).
-  - Every role of the collection opens its install step with this one task, so each role stays standalone. Without
-    O(packages), the action plugin checks a host once per C(ansible-playbook) run. A check that found dpkg healthy and a package
-    index present is recorded as the host fact C(g448_apt_preflight) with the run's id, and a later call with the
+  - Every role of the collection opens its install step with this one task, so each role stays standalone.
+    Without O(packages), the action plugin checks a host once per C(ansible-playbook) run. A check that found dpkg
+    healthy and a package index present is recorded as the host fact C(g448_apt_preflight) with the run's id, and a later call with the
     same options in the same run returns that (RV(cached)) without a round trip. A repair, a repair due in check
     mode or a missing package index is never recorded, so the next call checks again.
 options:
@@ -46,7 +46,8 @@ options:
         loads its whole cache even when it has nothing to do). M(ansible.builtin.apt) marks every package it names
         as manually installed; a package that came in as another's dependency is reported missing so the apt
         task runs once and marks it, and C(apt autoremove) never takes it away.
-      - A name without an architecture means the host's own (C(dpkg --print-architecture)) or C(all); a name may
+      - A name without an architecture means the host's own (the architecture of the installed dpkg package) or
+        C(all); a name may
         carry one (V(libc6:i386)) or an exact version (V(jq=1.7.1-3)). A name with a wildcard or a version
         relation dpkg cannot compare is always reported missing, so apt decides.
       - With packages the module always runs (installs between two roles change the answer); without, the
@@ -124,8 +125,8 @@ cached:
 missing:
   description:
     - The names of O(packages) that dpkg does not have fully installed (or not at the version asked for), or
-      that apt marks as automatically installed, in the order given; empty when O(packages) is empty. In check mode after a repair that would run, every package
-      is reported missing.
+      that apt marks as automatically installed, in the order given; empty when O(packages) is empty. In check
+      mode after a repair that would run, every package is reported missing.
   returned: always
   type: list
   elements: str
@@ -200,7 +201,7 @@ def missing_packages(wanted, rows, native, auto=frozenset()):
         found = [(arch, installed[(package, arch)]) for arch in sorted(archs) if (package, arch) in installed]
         if not found or (version and all(have != version for _arch, have in found)):
             missing.append(name)
-        elif any((package, arch) in auto for arch in archs | {arch for arch, _have in found} | {""}):
+        elif any((package, arch) in auto for arch in archs | {""}):
             # apt records an Architecture: all package under the host's architecture.
             missing.append(name)
     return missing
@@ -251,13 +252,9 @@ def main():
     reasons = ["journal entry %s" % name for name in journal_entries(_listdir(module.params["dpkg_updates_dir"]))]
     reasons += unfinished_packages(rows)
     result = dict(changed=bool(reasons), repaired=bool(reasons), reasons=reasons)
-    native, auto = "", frozenset()
-    if wanted:
-        rc, out, err = module.run_command([module.get_bin_path("dpkg", required=True), "--print-architecture"])
-        if rc != 0:
-            module.fail_json(msg="dpkg --print-architecture failed: %s" % (err.strip() or out.strip()), rc=rc)
-        native = out.strip()
-        auto = parse_extended_states(_read(module.params["apt_extended_states"]))
+    # The host's architecture is dpkg's own (what dpkg --print-architecture prints), already in the rows.
+    native = next((arch for _state, package, arch, _version in rows if package == "dpkg"), "")
+    auto = parse_extended_states(_read(module.params["apt_extended_states"])) if wanted else frozenset()
     # In check mode the repair does not run, so what it would leave installed is unknown: apt decides.
     result["missing"] = list(wanted) if reasons and module.check_mode else missing_packages(wanted, rows, native, auto)
 

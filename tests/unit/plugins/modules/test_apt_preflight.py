@@ -29,11 +29,10 @@ def host(tmp_path):
     (tmp_path / "status.txt").write_text(INSTALLED)
     (tmp_path / "dpkg_rc.txt").write_text("0")
     (bindir / "dpkg-query").write_text('#!/bin/sh\ncat "%s"\n' % (tmp_path / "status.txt"))
-    # dpkg names the host's architecture (amd64); otherwise it logs its call, and a status_after.txt becomes
-    # dpkg-query's answer once it ran (what the repair fixed).
+    # dpkg logs its call; a status_after.txt becomes dpkg-query's answer once it ran (what the repair fixed).
+    # The host's architecture is the dpkg package's in the status (amd64).
     (bindir / "dpkg").write_text(
-        '#!/bin/sh\n[ "$1" = --print-architecture ] && { echo amd64; exit 0; }\n'
-        'echo "$* frontend=$DEBIAN_FRONTEND" >> "%s"\n[ -f "%s" ] && cp "%s" "%s"\nexit $(cat "%s")\n'
+        '#!/bin/sh\necho "$* frontend=$DEBIAN_FRONTEND" >> "%s"\n[ -f "%s" ] && cp "%s" "%s"\nexit $(cat "%s")\n'
         % (tmp_path / "dpkg.log", tmp_path / "status_after.txt", tmp_path / "status_after.txt",
            tmp_path / "status.txt", tmp_path / "dpkg_rc.txt")
     )
